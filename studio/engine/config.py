@@ -1,0 +1,251 @@
+"""TrainConfig: the one source of truth for a training run.
+
+Every field carries its default, help text, form group and allowed range or choices in its
+metadata. The Train form, the presets, the CLI's ``--set`` and the YAML in a run folder are all
+derived from this dataclass, so no default or limit lives twice. ``validate`` names the field and
+says why a value is refused; TRL's own config is built from this one in exactly one place
+(``studio.engine.train.to_trl_args``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+GROUPS = ("model", "data", "method", "lora", "training", "advanced")
+
+
+class ConfigError(ValueError):
+    """One or more fields hold values that cannot be trained with; ``errors`` lists each."""
+
+    def __init__(self, errors: list[str]):
+        self.errors = errors
+        super().__init__("; ".join(errors))
+
+
+def _f(default, help, group, *, min=None, max=None, choices=None, min_exclusive=False):
+    """A dataclass field with the metadata the form, the CLI and validation read."""
+    meta = {"help": help, "group": group, "min": min, "max": max, "choices": choices,
+            "min_exclusive": min_exclusive}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class TrainConfig:
+    # --- model
+    model: str = _f("smollm2-135m-instruct",
+                    "Model to fine-tune: the bundled model, a local folder or a hub id.", "model")
+    trust_remote_code: bool = _f(False, "Run Python code shipped with the model. Only for "
+                                 "models you trust.", "model")
+    # --- data
+    dataset: str = _f("assets/identity.json", "Training data: a json, jsonl, csv or parquet file "
+                      "in the workspace, or a hub dataset id.", "data")
+    dataset_split: str = _f("train", "Split to read from a hub dataset.", "data")
+    max_samples: int = _f(0, "Use at most this many rows (0 = all).", "data", min=0)
+    val_fraction: float = _f(0.0, "Share of rows held out to measure eval loss (0 = none).",
+                             "data", min=0.0, max=0.5)
+    name: str = _f("", "Fills {{name}} in the data (the identity demo's new model name).", "data")
+    author: str = _f("", "Fills {{author}} in the data (who made the model).", "data")
+    system_prompt: str = _f("", "System prompt added to rows that have none (empty = the "
+                            "template's default).", "data")
+    # --- method
+    method: str = _f("sft", "Training method: supervised fine-tuning (sft) or preference "
+                     "optimization (dpo).", "method", choices=["sft", "dpo"])
+    finetuning_type: str = _f("lora", "lora trains small adapters; qlora does so on a 4-bit "
+                              "model (CUDA only); full trains every weight; freeze trains only "
+                              "the last layers.", "method",
+                              choices=["lora", "qlora", "full", "freeze"])
+    dpo_beta: float = _f(0.1, "DPO: how far the tuned model may move from the base model.",
+                         "method", min=0.0, min_exclusive=True, max=10.0)
+    freeze_trainable_layers: int = _f(2, "freeze: how many of the last layers to train.",
+                                      "method", min=1, max=1000)
+    # --- lora
+    lora_rank: int = _f(16, "LoRA rank: adapter size. Larger learns more, costs more.", "lora",
+                        min=1, max=1024)
+    lora_alpha: int = _f(32, "LoRA alpha: adapter scale, usually twice the rank.", "lora",
+                         min=1, max=4096)
+    lora_dropout: float = _f(0.0, "Dropout inside the adapters.", "lora", min=0.0, max=0.9)
+    lora_target: str = _f("all-linear", "Layers that get adapters: all-linear, or names such "
+                          "as q_proj,v_proj.", "lora")
+    # --- training
+    learning_rate: float = _f(2e-4, "Step size. LoRA likes 1e-4 to 5e-4, full tuning 1e-5.",
+                              "training", min=0.0, min_exclusive=True, max=1.0)
+    num_epochs: float = _f(3.0, "Passes over the data (ignored when max_steps > 0).",
+                           "training", min=0.0, min_exclusive=True, max=1000.0)
+    max_steps: int = _f(0, "Stop after this many optimizer steps (0 = use epochs).", "training",
+                        min=0)
+    batch_size: int = _f(8, "Rows per device per step.", "training", min=1, max=4096)
+    gradient_accumulation: int = _f(1, "Steps whose gradients are summed before one update.",
+                                    "training", min=1, max=1024)
+    max_length: int = _f(512, "Longest row in tokens; longer rows are cut.", "training",
+                         min=16, max=131072)
+    lr_scheduler: str = _f("cosine", "How the learning rate changes over the run.", "training",
+                           choices=["cosine", "linear", "constant", "constant_with_warmup"])
+    warmup_ratio: float = _f(0.0, "Share of steps spent warming the learning rate up.",
+                             "training", min=0.0, max=0.5)
+    # --- advanced
+    assistant_only_loss: bool = _f(True, "Learn only from the assistant's answers, not the "
+                                   "prompts and system text.", "advanced")
+    packing: bool = _f(False, "Pack several short rows into one sequence.", "advanced")
+    dtype: str = _f("auto", "Number format. auto picks bf16 where the CPU or GPU has it.",
+                    "advanced", choices=["auto", "bfloat16", "float16", "float32"])
+    gradient_checkpointing: str = _f("auto", "Trade compute for memory. auto turns it on only "
+                                     "for models too large to train without it.", "advanced",
+                                     choices=["auto", "on", "off"])
+    weight_decay: float = _f(0.0, "Weight decay.", "advanced", min=0.0, max=1.0)
+    max_grad_norm: float = _f(1.0, "Gradient clipping norm.", "advanced", min=0.0, max=1000.0)
+    seed: int = _f(42, "Random seed: same seed, same run.", "advanced", min=0)
+    logging_steps: int = _f(1, "Write metrics every N steps.", "advanced", min=1)
+    eval_steps: int = _f(0, "Measure eval loss every N steps (0 = once per epoch when there "
+                         "is validation data).", "advanced", min=0)
+    save_steps: int = _f(50, "Save a resumable checkpoint every N steps.", "advanced", min=1)
+    probe_prompts: list = _f(["Who are you?", "你是谁？"], "Questions the model answers during "
+                             "training so you can watch it change.", "advanced")
+    probe_steps: int = _f(10, "Answer the probe prompts every N steps (0 = only at the end).",
+                          "advanced", min=0)
+    report_to: str = _f("none", "Also log to an experiment tracker.", "advanced",
+                        choices=["none", "tensorboard", "trackio", "wandb"])
+    run_name: str = _f("", "Name for the run folder (empty = from the date and preset).",
+                       "advanced")
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def field_type(name: str) -> type:
+    """The Python type of a field (``list`` for list fields)."""
+    hint = typing.get_type_hints(TrainConfig)[name]
+    if isinstance(hint, types.GenericAlias):
+        return hint.__origin__
+    return hint
+
+
+def coerce(name: str, value):
+    """Turn a form or command-line value into the field's type, or raise ConfigError."""
+    if name not in FIELDS:
+        raise ConfigError([f"unknown field '{name}'"])
+    kind = field_type(name)
+    try:
+        if kind is bool and isinstance(value, str):
+            low = value.strip().lower()
+            if low not in {"true", "false", "1", "0", "yes", "no", "on", "off"}:
+                raise ValueError(value)
+            return low in {"true", "1", "yes", "on"}
+        if kind is list:
+            if isinstance(value, str):
+                parsed = yaml.safe_load(value) if value.strip().startswith("[") else None
+                return parsed if isinstance(parsed, list) else [
+                    line.strip() for line in value.splitlines() if line.strip()]
+            return list(value or [])
+        if kind is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)
+        if kind is int and isinstance(value, str):
+            return int(float(value)) if float(value).is_integer() else int(value)
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError([f"{name} must be a {kind.__name__}, got {value!r}"]) from None
+
+
+def validate(cfg: TrainConfig) -> list[str]:
+    """Every problem with ``cfg``, each naming the field and the reason; empty when fine."""
+    errors = []
+    for name, f in FIELDS.items():
+        value, meta = getattr(cfg, name), f.metadata
+        if meta["choices"] and value not in meta["choices"]:
+            errors.append(f"{name} must be one of {', '.join(meta['choices'])}, got {value!r}")
+        lo, hi = meta["min"], meta["max"]
+        if lo is not None and isinstance(value, (int, float)):
+            if value < lo or (meta["min_exclusive"] and value == lo):
+                op = ">" if meta["min_exclusive"] else ">="
+                errors.append(f"{name} must be {op} {lo}, got {value}")
+        if hi is not None and isinstance(value, (int, float)) and value > hi:
+            errors.append(f"{name} must be <= {hi}, got {value}")
+    if not cfg.model.strip():
+        errors.append("model must not be empty")
+    if not cfg.dataset.strip():
+        errors.append("dataset must not be empty")
+    if cfg.method == "dpo" and cfg.packing:
+        errors.append("packing cannot be used with dpo: preference pairs must stay whole")
+    if cfg.finetuning_type == "qlora":
+        errors.extend(_qlora_problems())
+    return errors
+
+
+def _qlora_problems() -> list[str]:
+    import importlib.util
+
+    import torch
+
+    if not torch.cuda.is_available():
+        return ["finetuning_type qlora needs a CUDA GPU; use lora on this machine"]
+    if importlib.util.find_spec("bitsandbytes") is None:
+        return ["finetuning_type qlora needs the bitsandbytes package (pip install bitsandbytes)"]
+    return []
+
+
+def check(cfg: TrainConfig) -> TrainConfig:
+    """Return ``cfg`` if it is valid, else raise ConfigError listing every problem."""
+    errors = validate(cfg)
+    if errors:
+        raise ConfigError(errors)
+    return cfg
+
+
+def from_dict(data: dict) -> TrainConfig:
+    """Build a config from a mapping (YAML, form values), coercing types; unknown keys fail."""
+    unknown = sorted(set(data) - set(FIELDS))
+    if unknown:
+        raise ConfigError([f"unknown field '{k}'" for k in unknown])
+    return TrainConfig(**{k: coerce(k, v) for k, v in data.items() if v is not None})
+
+
+def to_dict(cfg: TrainConfig) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def with_overrides(cfg: TrainConfig, assignments: list[str]) -> TrainConfig:
+    """Apply ``key=value`` strings (the CLI's ``--set``) to a config."""
+    changes = {}
+    for item in assignments:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError([f"--set needs key=value, got {item!r}"])
+        changes[key.strip()] = coerce(key.strip(), value)
+    return dataclasses.replace(cfg, **changes)
+
+
+def dump_yaml(cfg: TrainConfig, header: str = "") -> str:
+    body = yaml.safe_dump(to_dict(cfg), sort_keys=False, allow_unicode=True)
+    comment = "".join(f"# {line}\n".replace("# \n", "#\n") for line in header.splitlines())
+    return comment + body
+
+
+def load_yaml(path: str | Path) -> TrainConfig:
+    """Read a preset or a run's config.yaml; missing fields take their defaults."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError([f"config file not found: {path}"]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{path} is not valid YAML: {exc}"]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path} must hold a mapping of field: value"])
+    return from_dict(data)
+
+
+def preset_header(path: str | Path) -> str:
+    """The leading comment block of a preset file: what it is for, time, what to tweak."""
+    lines = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line.lstrip("#").strip())
+    return "\n".join(lines).strip()

@@ -1,0 +1,17 @@
+"""The errors a user can cause and fix, gathered so every front end shows them the same way.
+
+Anything in ``USER_ERRORS`` is shown as its message alone (a form field, a toast, one CLI line);
+anything else is a bug and keeps its traceback in the run's log.
+"""
+
+from studio.engine.config import ConfigError
+from studio.engine.data import DataError
+from studio.engine.models import ModelError
+from studio.engine.workspace import PathError
+
+
+class BusyError(RuntimeError):
+    """A job is already running on this device; the message names the run."""
+
+
+USER_ERRORS = (ConfigError, DataError, ModelError, PathError, BusyError, FileNotFoundError)

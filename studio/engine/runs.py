@@ -1,0 +1,221 @@
+"""The run store: one folder per training run, the only channel from a job to any page.
+
+A run folder holds ``config.yaml``, ``status.json``, ``metrics.jsonl``, ``samples.jsonl``,
+``log.txt``, ``checkpoints/``, the final ``adapter/`` or ``model/`` and ``eval/``. The job writes
+it; the UI, the CLI and the tests only read it, so a closed browser tab never changes a run and a
+restarted server finds every run where it left it. Runs left ``running`` by a process that has
+died are marked ``interrupted`` on start-up and can be resumed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from studio.engine.config import TrainConfig, dump_yaml, load_yaml
+
+STATES = ("queued", "running", "completed", "stopped", "failed", "interrupted")
+ACTIVE = ("queued", "running")
+FINISHED_WITH_WEIGHTS = ("completed", "stopped")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)  # readers never see a half-written file
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line being written right now; the next read gets it whole
+    return rows
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class Run:
+    """A handle on one run folder; every read goes to disk, so it is always current."""
+
+    path: Path
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    # --- files
+    @property
+    def adapter_dir(self) -> Path:
+        return self.path / "adapter"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.path / "model"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def eval_dir(self) -> Path:
+        return self.path / "eval"
+
+    @property
+    def log_path(self) -> Path:
+        return self.path / "log.txt"
+
+    def weights_dir(self) -> Path | None:
+        """The final adapter or full model, whichever this run saved (None before the end)."""
+        for d in (self.adapter_dir, self.model_dir):
+            if (d / "adapter_config.json").exists() or (d / "config.json").exists():
+                return d
+        return None
+
+    def config(self) -> TrainConfig:
+        return load_yaml(self.path / "config.yaml")
+
+    def status(self) -> dict:
+        try:
+            return json.loads((self.path / "status.json").read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {"state": "failed", "error": "status.json is missing or unreadable"}
+
+    def metrics(self) -> list[dict]:
+        return _read_jsonl(self.path / "metrics.jsonl")
+
+    def samples(self) -> list[dict]:
+        return _read_jsonl(self.path / "samples.jsonl")
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(encoding="utf-8").splitlines()[-lines:])
+
+    def last_checkpoint(self) -> Path | None:
+        if not self.checkpoints_dir.exists():
+            return None
+        found = [p for p in self.checkpoints_dir.glob("checkpoint-*") if p.is_dir()]
+        return max(found, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+    # --- writes (the job's side)
+    def update_status(self, **fields) -> dict:
+        status = self.status() if (self.path / "status.json").exists() else {}
+        status.update(fields, updated_at=time.time())
+        _write_atomic(self.path / "status.json", json.dumps(status, indent=2))
+        return status
+
+    def append_metric(self, row: dict) -> None:
+        self._append(self.path / "metrics.jsonl", row)
+
+    def append_sample(self, row: dict) -> None:
+        self._append(self.path / "samples.jsonl", row)
+
+    def log(self, message: str) -> None:
+        stamp = datetime.now().strftime("%H:%M:%S")
+        with open(self.log_path, "a", encoding="utf-8") as fh:
+            fh.write(f"[{stamp}] {message}\n")
+
+    @staticmethod
+    def _append(path: Path, row: dict) -> None:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            fh.flush()
+
+    def summary(self) -> dict:
+        """One row for run lists: status, model, dataset, method, duration, final loss."""
+        status, cfg = self.status(), None
+        try:
+            cfg = self.config()
+        except Exception:  # a damaged config.yaml still lists the run, marked as such
+            pass
+        losses = [m["loss"] for m in self.metrics() if m.get("loss") is not None]
+        started, ended = status.get("started_at"), status.get("ended_at")
+        end = ended or (time.time() if status.get("state") in ACTIVE else status.get("updated_at"))
+        return {
+            "id": self.id,
+            "state": status.get("state", "failed"),
+            "model": cfg.model if cfg else "?",
+            "dataset": cfg.dataset if cfg else "?",
+            "method": f"{cfg.method}/{cfg.finetuning_type}" if cfg else "?",
+            "step": status.get("step", 0),
+            "total_steps": status.get("total_steps", 0),
+            "duration_s": round(end - started, 1) if started and end else None,
+            "final_loss": round(losses[-1], 4) if losses else None,
+            "created_at": status.get("created_at"),
+        }
+
+
+class RunStore:
+    """All runs under one folder, newest first."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def create(self, cfg: TrainConfig, label: str = "") -> Run:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", cfg.run_name or label or cfg.method).strip("-")
+        base = f"{stamp}-{slug[:40] or 'run'}"
+        path, n = self.root / base, 1
+        while path.exists():
+            n += 1
+            path = self.root / f"{base}-{n}"
+        path.mkdir(parents=True)
+        run = Run(path)
+        _write_atomic(path / "config.yaml", dump_yaml(cfg))
+        run.update_status(state="queued", created_at=time.time(), pid=os.getpid(), step=0,
+                          total_steps=0)
+        return run
+
+    def get(self, run_id: str) -> Run:
+        name = Path(str(run_id)).name  # a run id never names a path outside the store
+        path = self.root / name
+        if not name or not (path / "status.json").exists():
+            raise FileNotFoundError(f"No run named '{run_id}' in {self.root}")
+        return Run(path)
+
+    def list(self) -> list[Run]:
+        runs = [Run(p) for p in self.root.iterdir() if (p / "status.json").exists()]
+        return sorted(runs, key=lambda r: r.id, reverse=True)
+
+    def delete(self, run_id: str) -> None:
+        run = self.get(run_id)
+        if run.status().get("state") in ACTIVE and pid_alive(run.status().get("pid")):
+            raise RuntimeError(f"Run {run_id} is still running: stop it before deleting it.")
+        shutil.rmtree(run.path)
+
+    def mark_interrupted(self) -> list[str]:
+        """Runs left active by a process that no longer exists become ``interrupted``."""
+        marked = []
+        for run in self.list():
+            status = run.status()
+            pid = status.get("pid")
+            # At start-up no job of ours is running yet, so our own pid is stale as well.
+            if status.get("state") in ACTIVE and (pid == os.getpid() or not pid_alive(pid)):
+                run.update_status(state="interrupted",
+                                  error="The studio stopped while this run was training. "
+                                        "Resume continues from the last checkpoint.")
+                marked.append(run.id)
+        return marked

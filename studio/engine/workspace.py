@@ -1,0 +1,71 @@
+"""The workspace: the folders a studio user may read from and write to.
+
+A browser user names files on the server (datasets, adapters, eval data). Every such path goes
+through ``Workspace.resolve`` so it cannot escape the workspace, the project's ``assets/`` or the
+extra read-only roots the operator allowed at launch (``--allow-path``). Runs and saved datasets
+live under the workspace root.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+PRESETS = Path(__file__).resolve().parents[2] / "presets"
+
+
+class PathError(ValueError):
+    """A path outside the allowed folders, or one that does not exist."""
+
+
+@dataclass
+class Workspace:
+    root: Path
+    extra_roots: list[Path] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.root = Path(self.root).expanduser().resolve()
+        self.extra_roots = [Path(p).expanduser().resolve() for p in self.extra_roots]
+
+    @classmethod
+    def from_env(cls) -> Workspace:
+        extra = [p for p in os.environ.get("STUDIO_ALLOW_PATHS", "").split(os.pathsep) if p]
+        return cls(Path(os.environ.get("STUDIO_WORKSPACE", Path.cwd())), extra)
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.root / "datasets"
+
+    def readable_roots(self) -> list[Path]:
+        return [self.root, ASSETS, PRESETS, *self.extra_roots]
+
+    def resolve(self, user_path: str | Path, must_exist: bool = True) -> Path:
+        """An absolute path inside an allowed root, or PathError saying which roots are allowed."""
+        raw = Path(str(user_path).strip()).expanduser()
+        candidates = [raw] if raw.is_absolute() else [r / raw for r in (self.root, ASSETS.parent)]
+        for candidate in candidates:
+            path = candidate.resolve()
+            if not any(path.is_relative_to(r) for r in self.readable_roots()):
+                continue
+            if must_exist and not path.exists():
+                continue
+            return path
+        inside = any(c.resolve().is_relative_to(r) for c in candidates
+                     for r in self.readable_roots())
+        if inside and must_exist:
+            raise PathError(f"File not found: {user_path}")
+        allowed = ", ".join(str(r) for r in self.readable_roots())
+        raise PathError(f"{user_path} is outside the workspace. Allowed folders: {allowed}")
+
+    def writable(self, user_path: str | Path) -> Path:
+        """A path for writing: inside the workspace root only, never in assets or extra roots."""
+        path = (self.root / Path(str(user_path).strip())).resolve()
+        if not path.is_relative_to(self.root):
+            raise PathError(f"{user_path} is outside the workspace {self.root}")
+        return path
