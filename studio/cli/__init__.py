@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("train", "runs", "eval", "chat")
+SUBCOMMANDS = ("train", "runs")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,51 @@
+"""Launch Fine-Tune Studio in the browser: ``python app.py [--host ...] [--port ...]``.
+
+Binds to 127.0.0.1 unless told otherwise; sharing beyond this machine (``--share`` or a public
+``--host``) requires ``--auth USER:PASS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+PUBLIC_HOSTS_NEED_AUTH = "Sharing the studio beyond this machine requires --auth USER:PASS."
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Fine-Tune Studio")
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--workspace", default=os.environ.get("STUDIO_WORKSPACE", "."),
+                   help="folder for runs and saved datasets (default: current folder)")
+    p.add_argument("--runs-dir", default=None, help="run folders (default: WORKSPACE/runs)")
+    p.add_argument("--allow-path", action="append", default=[], metavar="DIR",
+                   help="an extra folder users may read data from (repeatable)")
+    p.add_argument("--auth", default=None, metavar="USER:PASS", help="require this login")
+    p.add_argument("--share", action="store_true", help="public Gradio link (needs --auth)")
+    args = p.parse_args(argv)
+    if args.auth and ":" not in args.auth:
+        p.error("--auth takes USER:PASS")
+    if (args.share or args.host not in ("127.0.0.1", "localhost", "::1")) and not args.auth:
+        p.error(PUBLIC_HOSTS_NEED_AUTH)
+    return args
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    from studio.engine.workspace import Workspace
+    from studio.ui.app import build_app, launch_kwargs
+    from studio.ui.context import StudioContext
+
+    workspace = Workspace(args.workspace, args.allow_path)
+    ctx = StudioContext.create(workspace, args.runs_dir)
+    demo = build_app(ctx)
+    auth = tuple(args.auth.split(":", 1)) if args.auth else None
+    demo.queue(default_concurrency_limit=4).launch(
+        server_name=args.host, server_port=args.port, auth=auth, share=args.share,
+        **launch_kwargs())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""``studio train CONFIG [--set k=v ...]`` and ``studio resume RUN``: headless training.
+
+Runs the same job the Train tab starts, in the foreground, printing one progress line per logged
+step read back from the run folder, and ends with ``run: <run folder>`` so scripts can find it.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+from studio.engine.config import check, load_yaml, with_overrides
+from studio.engine.runs import Run, RunStore
+from studio.engine.train import run_training
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="fine-tune from a YAML config or preset")
+    p.add_argument("config", help="a preset or a run's config.yaml")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config field, e.g. --set name=Nova (repeatable)")
+    p.add_argument("--runs-dir", default="runs", help="where run folders go (default: runs)")
+    p.set_defaults(func=train)
+    r = sub.add_parser("resume", help="continue a stopped or interrupted run")
+    r.add_argument("run", help="run id or run folder")
+    r.add_argument("--runs-dir", default="runs")
+    r.set_defaults(func=resume)
+
+
+def train(args) -> int:
+    cfg = check(with_overrides(load_yaml(args.config), args.set))
+    run = RunStore(args.runs_dir).create(cfg, label=_label(args.config))
+    return _follow(run)
+
+
+def resume(args) -> int:
+    from pathlib import Path
+
+    path = Path(args.run)
+    run = Run(path) if (path / "status.json").exists() else RunStore(args.runs_dir).get(args.run)
+    RunStore(run.path.parent).mark_interrupted()
+    return _follow(run)
+
+
+def _label(config_path: str) -> str:
+    from pathlib import Path
+
+    return Path(config_path).stem
+
+
+def _follow(run: Run) -> int:
+    """Train in a worker thread and print progress from the run folder, as the UI reads it."""
+    stop = threading.Event()
+    result: list[str] = []
+    worker = threading.Thread(target=lambda: result.append(run_training(run, stop)), daemon=True)
+    worker.start()
+    printed = 0
+    try:
+        while worker.is_alive():
+            worker.join(1.0)
+            printed = _print_new_metrics(run, printed)
+    except KeyboardInterrupt:
+        print("stopping after the current step (Ctrl-C again to abort)...", file=sys.stderr)
+        stop.set()
+        worker.join()
+    _print_new_metrics(run, printed)
+    status = run.status()
+    print(f"state: {status.get('state')}" + (f" ({status['error']})" if status.get("error")
+                                              else ""))
+    for sample in run.samples()[-1:]:
+        for a in sample["answers"]:
+            print(f"probe: {a['prompt']} -> {a['answer']}")
+    print(f"run: {run.path}")
+    return 0 if status.get("state") in ("completed", "stopped") else 1
+
+
+def _print_new_metrics(run: Run, printed: int) -> int:
+    rows = run.metrics()
+    total = run.status().get("total_steps") or "?"
+    for row in rows[printed:]:
+        parts = [f"{k}={row[k]:.4g}" for k in ("loss", "eval_loss", "lr", "tokens_per_s")
+                 if k in row]
+        print(f"step {row['step']}/{total} " + " ".join(parts) + f" ({row['elapsed_s']:.0f}s)",
+              flush=True)
+    return len(rows)
+
+

@@ -1,0 +1,69 @@
+"""English and Chinese for every label, help text and message, from one translation table.
+
+The table is merged from ``locales/*.yaml`` (one file per tab, so tabs are edited apart); each key
+maps to ``{en: ..., zh: ...}``. English help for TrainConfig fields comes from the dataclass
+itself (``field.<name>.help``), so it is written once. Components created through a
+``Translator`` are remembered, and switching the language updates all of them in place.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from studio.engine.config import FIELDS
+
+LANGS = {"en": "English", "zh": "中文"}
+LOCALES = Path(__file__).with_name("locales")
+
+
+def load_table() -> dict[str, dict[str, str]]:
+    table: dict[str, dict[str, str]] = {}
+    for path in sorted(LOCALES.glob("*.yaml")):
+        for key, entry in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).items():
+            if key in table:
+                raise ValueError(f"translation key {key} is defined twice ({path.name})")
+            table[key] = entry
+    return table
+
+
+class Translator:
+    def __init__(self, table: dict | None = None):
+        self.table = table if table is not None else load_table()
+        self._bound: list[tuple[object, dict[str, str]]] = []
+
+    def t(self, key: str, lang: str = "en", **fmt) -> str:
+        """The text for ``key`` in ``lang`` (English when missing), formatted with ``fmt``."""
+        entry = self.table.get(key) or self._field_entry(key) or {}
+        text = entry.get(lang) or entry.get("en") or key
+        return text.format(**fmt) if fmt else text
+
+    def _field_entry(self, key: str) -> dict | None:
+        parts = key.split(".")
+        if len(parts) == 3 and parts[0] == "field" and parts[1] in FIELDS:
+            meta = FIELDS[parts[1]].metadata
+            en = meta["help"] if parts[2] == "help" else parts[1].replace("_", " ").capitalize()
+            return {"en": en, **self.table.get(key, {})}
+        return None
+
+    def __call__(self, factory, texts: dict[str, str] | None = None, lang: str = "en", **kw):
+        """Create ``factory(**kw)`` with ``texts`` (attribute -> key) translated, and remember it."""
+        texts = texts or {}
+        component = factory(**{attr: self.t(key, lang) for attr, key in texts.items()}, **kw)
+        self._bound.append((component, texts))
+        return component
+
+    def bind(self, component, **texts: str):
+        self._bound.append((component, texts))
+        return component
+
+    @property
+    def components(self) -> list:
+        return [c for c, _ in self._bound]
+
+    def updates(self, lang: str) -> list[dict]:
+        import gradio as gr
+
+        return [gr.update(**{attr: self.t(key, lang) for attr, key in texts.items()})
+                for _, texts in self._bound]
