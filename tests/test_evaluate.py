@@ -226,7 +226,8 @@ def test_chat_format_scores_bare_letters(tiny):
 
 def test_multi_token_continuations_take_the_general_path(tiny):
     model, _ = tiny
-    items = [Item(0, [5, 6, 7], [[8], [9], [10], [11]]), Item(1, [5, 6, 7], [[8, 9], [9], [10], [11]])]
+    items = [Item(0, [5, 6, 7], [[8], [9], [10], [11]]),
+             Item(1, [5, 6, 7], [[8, 9], [9], [10], [11]])]
     out = score_items(model, items, batch_size=4)
     with torch.inference_mode():
         lp = torch.log_softmax(model(input_ids=torch.tensor([[5, 6, 7, 8]])).logits[0].float(), -1)

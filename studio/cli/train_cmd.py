@@ -11,7 +11,6 @@ import threading
 
 from studio.engine.config import check, load_yaml, with_overrides
 from studio.engine.runs import Run, RunStore
-from studio.engine.train import run_training
 
 
 def register(sub) -> None:
@@ -38,7 +37,10 @@ def resume(args) -> int:
 
     path = Path(args.run)
     run = Run(path) if (path / "status.json").exists() else RunStore(args.runs_dir).get(args.run)
+    from studio.engine.train import ensure_resumable
+
     RunStore(run.path.parent).mark_interrupted()
+    ensure_resumable(run)
     return _follow(run)
 
 
@@ -50,6 +52,8 @@ def _label(config_path: str) -> str:
 
 def _follow(run: Run) -> int:
     """Train in a worker thread and print progress from the run folder, as the UI reads it."""
+    from studio.engine.train import run_training  # heavy (torch, TRL): only when training
+
     stop = threading.Event()
     result: list[str] = []
     worker = threading.Thread(target=lambda: result.append(run_training(run, stop)), daemon=True)

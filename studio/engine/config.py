@@ -161,10 +161,11 @@ def validate(cfg: TrainConfig) -> list[str]:
         if meta["choices"] and value not in meta["choices"]:
             errors.append(f"{name} must be one of {', '.join(meta['choices'])}, got {value!r}")
         lo, hi = meta["min"], meta["max"]
-        if lo is not None and isinstance(value, (int, float)):
-            if value < lo or (meta["min_exclusive"] and value == lo):
-                op = ">" if meta["min_exclusive"] else ">="
-                errors.append(f"{name} must be {op} {lo}, got {value}")
+        too_low = lo is not None and isinstance(value, (int, float)) and (
+            value < lo or (meta["min_exclusive"] and value == lo))
+        if too_low:
+            op = ">" if meta["min_exclusive"] else ">="
+            errors.append(f"{name} must be {op} {lo}, got {value}")
         if hi is not None and isinstance(value, (int, float)) and value > hi:
             errors.append(f"{name} must be <= {hi}, got {value}")
     if not cfg.model.strip():

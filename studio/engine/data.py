@@ -148,7 +148,7 @@ def default_mapping(fmt: str, rows: list[dict]) -> dict:
     if fmt == "alpaca":
         prompt = "instruction" if "instruction" in keys else "prompt"
         return {"instruction": prompt, "input": "input" if "input" in keys else "",
-                "output": "output" if "output" in keys else "completion",
+                "output": "completion" if prompt == "prompt" else "output",
                 "system": "system" if "system" in keys else "",
                 "history": "history" if "history" in keys else ""}
     if fmt == "text":

@@ -14,4 +14,9 @@ class BusyError(RuntimeError):
     """A job is already running on this device; the message names the run."""
 
 
-USER_ERRORS = (ConfigError, DataError, ModelError, PathError, BusyError, FileNotFoundError)
+class RunStateError(RuntimeError):
+    """An action the run's state does not allow (resuming a completed run, say)."""
+
+
+USER_ERRORS = (ConfigError, DataError, ModelError, PathError, BusyError, RunStateError,
+               FileNotFoundError)

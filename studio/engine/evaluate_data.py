@@ -1,11 +1,12 @@
 """Benchmark questions for scoring: MMLU, C-Eval and CMMLU read from a folder or from the hub.
 
-A local folder follows each benchmark's official layout (MMLU: ``{dev,val,test}/<subject>_<split>.csv``
-without a header; C-Eval: the same names with a header, and an unlabelled ``test`` split; CMMLU:
-``{dev,test}/<subject>.csv`` with an index column). A user's own multiple-choice exam in one of these
-layouts works the same way. Every malformed row is reported with its file and row number, because
-a silent skip would change the score. Subject names and categories come from the folder's own
-``mapping.json`` when it has one, otherwise from the benchmarks' official tables.
+A local folder follows each benchmark's official layout (MMLU:
+``{dev,val,test}/<subject>_<split>.csv`` without a header; C-Eval: the same names with a header,
+and an unlabelled ``test`` split; CMMLU: ``{dev,test}/<subject>.csv`` with an index column). A
+user's own multiple-choice exam in one of these layouts works the same way. Every malformed row
+is reported with its file and row number, because a silent skip would change the score. Subject
+names and categories come from the folder's own ``mapping.json`` when it has one, otherwise from
+the benchmarks' official tables.
 """
 
 from __future__ import annotations

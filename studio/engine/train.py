@@ -18,7 +18,7 @@ import torch
 
 from studio.engine.callbacks import RunFolderCallback
 from studio.engine.config import TrainConfig, check
-from studio.engine.errors import USER_ERRORS, BusyError
+from studio.engine.errors import USER_ERRORS, BusyError, RunStateError
 from studio.engine.models import load_tokenizer
 from studio.engine.prepare import (
     pick_dtype,
@@ -118,7 +118,9 @@ def run_training(run: Run, stop_event: threading.Event | None = None,
 
 def _train(cfg: TrainConfig, run: Run, stop_event, dataset_path: str, resume_from) -> str:
     from transformers import PrinterCallback
-    from trl import SFTTrainer
+
+    from studio.engine.sft_trainer import build_sft_trainer
+    from studio.engine.speed import configure_threads
 
     if cfg.method != "sft":
         from studio.engine.dpo import train_dpo
@@ -133,18 +135,28 @@ def _train(cfg: TrainConfig, run: Run, stop_event, dataset_path: str, resume_fro
         run.log(f"  skipped {note}")
     if stop_event.is_set():
         return "stopped"
+    configure_threads()
     model = prepare_model(cfg)
     callback = RunFolderCallback(run, stop_event, tokenizer, cfg.probe_prompts, cfg.probe_steps,
                                  cfg.system_prompt)
-    trainer = SFTTrainer(model=model, args=to_trl_args(cfg, run, model, bool(data.eval)),
-                         train_dataset=_dataset(data.train), eval_dataset=_dataset(data.eval),
-                         processing_class=tokenizer, callbacks=[callback])
+    trainer = build_sft_trainer(model, to_trl_args(cfg, run, model, bool(data.eval)), tokenizer,
+                                data.train, data.eval, [callback])
     trainer.remove_callback(PrinterCallback)  # metrics go to the run folder, not stdout
     if resume_from:
         run.log(f"resuming from {resume_from.name}")
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     _save_final(cfg, run, trainer, tokenizer)
     return "stopped" if stop_event.is_set() else "completed"
+
+
+RESUMABLE = ("stopped", "interrupted", "failed")
+
+
+def ensure_resumable(run: Run) -> None:
+    state = run.status().get("state")
+    if state not in RESUMABLE:
+        raise RunStateError(f"Run {run.id} is {state}; only stopped, interrupted or failed runs "
+                            "can be resumed.")
 
 
 class JobManager:
@@ -175,10 +187,7 @@ class JobManager:
         run = self.store.get(run_id)
         with self._lock:
             self._refuse_if_busy()
-            state = run.status().get("state")
-            if state not in ("stopped", "interrupted", "failed"):
-                raise BusyError(f"Run {run_id} is {state}; only stopped, interrupted or failed "
-                                "runs can be resumed.")
+            ensure_resumable(run)
             run.update_status(state="queued")
             self._launch(run, dataset_path)
             return run

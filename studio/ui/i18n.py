@@ -48,7 +48,7 @@ class Translator:
         return None
 
     def __call__(self, factory, texts: dict[str, str] | None = None, lang: str = "en", **kw):
-        """Create ``factory(**kw)`` with ``texts`` (attribute -> key) translated, and remember it."""
+        """Create ``factory(**kw)`` with ``texts`` (attribute -> key) translated; remember it."""
         texts = texts or {}
         component = factory(**{attr: self.t(key, lang) for attr, key in texts.items()}, **kw)
         self._bound.append((component, texts))

@@ -1,0 +1,104 @@
+"""Run-folder rows turned into what the live view and the Runs tab draw.
+
+The job appends one row per log event to ``metrics.jsonl``; here those rows become long-format
+DataFrames for ``gr.LinePlot`` (x=step, y=value, color=series), the loss gets an exponentially
+smoothed twin drawn beside the raw curve, and ``status.json`` becomes a progress bar with elapsed
+time and ETA. Nothing here imports gradio, so it is tested as plain functions.
+"""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+
+COLUMNS = ["step", "value", "series"]
+SMOOTHING = 0.6  # TensorBoard-style EMA weight: visible trend without hiding the raw noise
+
+
+def smooth(values: list[float], weight: float = SMOOTHING) -> list[float]:
+    """Debiased exponential moving average (the first points are not dragged toward 0)."""
+    out, avg = [], 0.0
+    for i, v in enumerate(values, 1):
+        avg = weight * avg + (1 - weight) * v
+        out.append(avg / (1 - weight**i))
+    return out
+
+
+def _series(rows: list[dict], key: str, label: str) -> pd.DataFrame:
+    points = [(r["step"], r[key]) for r in rows if r.get(key) is not None and "step" in r]
+    return pd.DataFrame([(s, v, label) for s, v in points], columns=COLUMNS)
+
+
+def loss_frame(rows: list[dict], labels: dict[str, str]) -> pd.DataFrame:
+    """Raw loss, its smoothed curve and eval loss on one set of axes."""
+    raw = _series(rows, "loss", labels["loss"])
+    smoothed = raw.assign(value=smooth(raw["value"].tolist()), series=labels["smoothed"])
+    parts = [raw, smoothed, _series(rows, "eval_loss", labels["eval_loss"])]
+    return pd.concat([p for p in parts if not p.empty] or [raw], ignore_index=True)
+
+
+def metric_frame(rows: list[dict], key: str, label: str) -> pd.DataFrame:
+    return _series(rows, key, label)
+
+
+def overlay_frame(runs: dict[str, list[dict]], key: str = "loss", smoothed: bool = True):
+    """One curve per run (smoothed loss by default), for comparing runs on the same axes."""
+    parts = []
+    for run_id, rows in runs.items():
+        frame = _series(rows, key, run_id)
+        if smoothed and not frame.empty:
+            frame = frame.assign(value=smooth(frame["value"].tolist()))
+        parts.append(frame)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
+
+
+def samples_frame(samples: list[dict], step_label: str = "step") -> pd.DataFrame:
+    """One row per probe round (newest first), one column per probe prompt."""
+    prompts: list[str] = []
+    for s in samples:
+        for a in s.get("answers", []):
+            if a["prompt"] not in prompts:
+                prompts.append(a["prompt"])
+    rows = []
+    for s in reversed(samples):
+        answers = {a["prompt"]: a["answer"] for a in s.get("answers", [])}
+        rows.append([s.get("step", 0)] + [answers.get(p, "") for p in prompts])
+    return pd.DataFrame(rows, columns=[step_label, *prompts])
+
+
+def fmt_seconds(seconds: float | None) -> str:
+    if seconds is None or seconds < 0:
+        return "–"
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def eta_seconds(status: dict) -> float | None:
+    """Remaining time at the pace so far (None until the first step has finished)."""
+    step, total, elapsed = status.get("step") or 0, status.get("total_steps") or 0, \
+        status.get("elapsed_s") or 0
+    if step <= 0 or total <= 0 or elapsed <= 0:
+        return None
+    return max(0.0, (total - step) * elapsed / step)
+
+
+def progress_html(status: dict, texts: dict[str, str]) -> str:
+    """A progress bar with step/total, elapsed and ETA; ``texts`` holds the translated words."""
+    state = status.get("state", "")
+    step, total = status.get("step") or 0, status.get("total_steps") or 0
+    pct = 100.0 if state == "completed" else (100.0 * step / total if total else 0.0)
+    eta = eta_seconds(status) if state == "running" else None
+    parts = [f"{texts['step']} {step}/{total or '?'}",
+             f"{texts['elapsed']} {fmt_seconds(status.get('elapsed_s'))}"]
+    if state == "running":
+        parts.append(f"{texts['eta']} {fmt_seconds(eta)}")
+    error = status.get("error")
+    err_html = f'<div class="pb-error">{html.escape(error)}</div>' if error else ""
+    return (f'<div class="studio-progress state-{html.escape(state)}">'
+            f'<div class="pb-head"><span class="pb-state">{html.escape(texts["state"])}</span>'
+            f'<span class="pb-nums">{html.escape(" · ".join(parts))}</span></div>'
+            f'<div class="pb-track"><div class="pb-fill" style="width:{pct:.1f}%"></div></div>'
+            f"{err_html}</div>")

@@ -1,0 +1,121 @@
+"""The training engine on the tiny model: weights change, the run folder is exact, stop, resume,
+failures and interrupted runs."""
+
+import dataclasses
+import os
+import threading
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from studio.engine.errors import BusyError
+from studio.engine.runs import RunStore
+from studio.engine.train import JobManager, run_training
+
+RUN_FILES = {"config.yaml", "status.json", "metrics.jsonl", "samples.jsonl", "log.txt",
+             "checkpoints", "adapter"}
+
+
+def _train(store, cfg):
+    run = store.create(cfg)
+    return run, run_training(run)
+
+
+def test_lora_run_trains_and_leaves_exact_folder(tmp_path, tiny_config):
+    run, state = _train(RunStore(tmp_path), tiny_config)
+    assert state == "completed", run.status()
+    assert {p.name for p in run.path.iterdir()} == RUN_FILES
+    assert {p.name for p in run.checkpoints_dir.glob("checkpoint-*")} == {"checkpoint-2",
+                                                                         "checkpoint-4"}
+    assert (run.adapter_dir / "adapter_config.json").exists()
+    assert (run.adapter_dir / "chat_template.jinja").exists()
+    status = run.status()
+    assert (status["step"], status["total_steps"], status["error"]) == (4, 4, None)
+    losses = [m for m in run.metrics() if "loss" in m]
+    assert [m["step"] for m in losses] == [1, 2, 3, 4]
+    assert all({"lr", "grad_norm", "elapsed_s", "epoch"} <= set(m) for m in losses)
+    assert any("tokens_per_s" in m for m in losses)
+    assert [s["step"] for s in run.samples()] == [0, 2, 4]
+    # LoRA B matrices start at zero; training must have moved them.
+    weights = load_file(run.adapter_dir / "adapter_model.safetensors")
+    lora_b = [v for k, v in weights.items() if "lora_B" in k]
+    assert lora_b and any(v.abs().sum() > 0 for v in lora_b)
+
+
+def test_full_finetune_changes_weights_and_saves_model(tmp_path, tiny_config, tiny_model_dir):
+    cfg = dataclasses.replace(tiny_config, finetuning_type="full", max_steps=2, learning_rate=1e-3,
+                              probe_steps=0, val_fraction=0.2)
+    run, state = _train(RunStore(tmp_path), cfg)
+    assert state == "completed", run.status()
+    before = load_file(tiny_model_dir / "model.safetensors")
+    after = load_file(run.model_dir / "model.safetensors")
+    changed = [k for k in before if not torch.equal(before[k], after[k].to(before[k].dtype))]
+    assert changed
+    assert any("eval_loss" in m for m in run.metrics())
+
+
+def test_stop_saves_usable_adapter_and_resume_finishes(tmp_path, tiny_config):
+    store = RunStore(tmp_path)
+    cfg = dataclasses.replace(tiny_config, max_steps=6, save_steps=100, probe_steps=0)
+    run = store.create(cfg)
+    stop = threading.Event()
+
+    def press_stop_once_training():
+        while not run.status().get("total_steps"):
+            stop.wait(0.05)
+        stop.set()
+
+    threading.Thread(target=press_stop_once_training, daemon=True).start()
+    assert run_training(run, stop) == "stopped"
+    stopped_at = run.status()["step"]
+    assert 1 <= stopped_at < 6
+    assert (run.adapter_dir / "adapter_model.safetensors").exists()
+    assert run.last_checkpoint().name == f"checkpoint-{stopped_at}"
+
+    jobs = JobManager(store)
+    jobs.resume(run.id)
+    jobs.wait()
+    assert run.status()["state"] == "completed"
+    assert run.status()["step"] == 6
+    steps = [m["step"] for m in run.metrics() if "loss" in m]
+    assert steps == [1, 2, 3, 4, 5, 6]  # resumed after the stop, no step repeated
+
+
+def test_second_start_is_refused_while_busy(tmp_path, tiny_config):
+    jobs = JobManager(RunStore(tmp_path))
+    first = jobs.start(dataclasses.replace(tiny_config, max_steps=30, probe_steps=0))
+    try:
+        with pytest.raises(BusyError, match=first.id):
+            jobs.start(tiny_config)
+    finally:
+        jobs.stop(first.id)
+        jobs.wait()
+    assert first.status()["state"] == "stopped"
+
+
+def test_bad_data_fails_the_run_not_the_server(tmp_path, tiny_config):
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"instruction": "hi"}]')
+    cfg = dataclasses.replace(tiny_config, dataset=str(bad))
+    run, state = _train(RunStore(tmp_path / "runs"), cfg)
+    assert state == "failed"
+    assert "bad.json: row 1: field 'output' is missing" in run.status()["error"]
+    assert "Traceback" in run.log_path.read_text()
+
+
+def test_missing_model_fails_with_plain_message(tmp_path, tiny_config):
+    cfg = dataclasses.replace(tiny_config, model=str(tmp_path / "no-such-model"))
+    run, state = _train(RunStore(tmp_path / "runs"), cfg)
+    assert state == "failed" and "was not found" in run.status()["error"]
+
+
+def test_dead_process_runs_become_interrupted(tmp_path, tiny_config):
+    store = RunStore(tmp_path)
+    run = store.create(tiny_config)
+    run.update_status(state="running", pid=2**22 + 12345)  # no such process
+    alive = store.create(tiny_config)
+    alive.update_status(state="running", pid=os.getppid())
+    assert store.mark_interrupted() == [run.id]
+    assert run.status()["state"] == "interrupted"
+    assert alive.status()["state"] == "running"

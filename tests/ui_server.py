@@ -1,0 +1,79 @@
+"""Launch the whole studio in-process for UI tests, and open it in headless Debian Chromium.
+
+``launch_studio`` builds the app exactly as ``app.py`` does, on a workspace of the test's
+choosing, and serves it on a free local port without blocking, so a test can drive it through
+``gradio_client`` or Playwright and then ``demo.close()`` it. ``studio_url`` is the pytest fixture
+most UI tests need; ``open_browser`` starts the system Chromium (Playwright's own browser
+download cannot work here) with the flags that keep it quiet and offline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync",
+                 "--disable-quic"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch_studio(workspace, runs_dir=None):
+    """Build and serve the studio on a free port; returns ``(demo, url)``. Close with
+    ``demo.close()``."""
+    from studio.ui.app import build_app, launch_kwargs
+    from studio.ui.context import StudioContext
+
+    ctx = StudioContext.create(workspace, runs_dir)
+    demo = build_app(ctx)
+    demo.queue(default_concurrency_limit=4)
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(),
+                            prevent_thread_lock=True, quiet=True, show_error=True,
+                            **launch_kwargs())
+    demo.studio_ctx = ctx  # tests may inspect the context (shared components, store)
+    return demo, url.rstrip("/") + "/"
+
+
+@pytest.fixture()
+def studio_url(workspace) -> Iterator[str]:
+    """The URL of a studio serving the ``workspace`` fixture's folder; closed afterwards."""
+    demo, url = launch_studio(workspace)
+    try:
+        yield url
+    finally:
+        demo.close()
+
+
+@contextlib.contextmanager
+def open_browser(width: int = 1440, height: int = 900, locale: str = "en-US"):
+    """A Playwright page in headless Debian Chromium; skips the test when it is missing."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height}, locale=locale)
+            yield page
+        finally:
+            browser.close()
+
+
+def screenshot(page, name: str, full_page: bool = True) -> Path:
+    """Save ``artifacts/screenshots/<name>.png`` (gitignored) and return its path."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
