@@ -135,7 +135,7 @@ def test_each_pane_keeps_its_own_history(engine, run_id):
 
 
 def test_switching_runs_loads_only_the_adapter(engine, store, tiny_model_dir):
-    second = make_identity_run(store, tiny_model_dir, answer="I am Orion.", steps=60)
+    second = make_identity_run(store, tiny_model_dir, answer="I am Orion, made by Acme Lab.")
     first = store.list()[-1].id
     engine.reply(QUESTION, adapter=first, sampling=GREEDY)
     base_before = engine.loaded()["base"]

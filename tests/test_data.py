@@ -58,7 +58,8 @@ def test_alpaca_with_system_input_and_history():
 
 def test_trl_preference_shapes():
     explicit = {"prompt": "Q?", "chosen": "good", "rejected": "bad"}
-    implicit = {"chosen": [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "good"}],
+    implicit = {"chosen": [{"role": "user", "content": "Q?"},
+                           {"role": "assistant", "content": "good"}],
                 "rejected": [{"role": "user", "content": "Q?"},
                              {"role": "assistant", "content": "bad"}]}
     for row in (explicit, implicit):

@@ -78,7 +78,7 @@ def _dataset(rows: list[dict]):
     return Dataset.from_list(rows) if rows else None
 
 
-def _save_final(cfg: TrainConfig, run: Run, trainer, tokenizer) -> None:
+def save_final(cfg: TrainConfig, run: Run, trainer, tokenizer) -> None:
     target = run.adapter_dir if cfg.finetuning_type in ("lora", "qlora") else run.model_dir
     trainer.model.save_pretrained(str(target), safe_serialization=True)
     tokenizer.save_pretrained(str(target))  # the chat template travels with the weights
@@ -145,7 +145,7 @@ def _train(cfg: TrainConfig, run: Run, stop_event, dataset_path: str, resume_fro
     if resume_from:
         run.log(f"resuming from {resume_from.name}")
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-    _save_final(cfg, run, trainer, tokenizer)
+    save_final(cfg, run, trainer, tokenizer)
     return "stopped" if stop_event.is_set() else "completed"
 
 

@@ -39,7 +39,8 @@ def build(ctx) -> dict:
     first = _default_preset(presets)
     with gr.Row(equal_height=True, elem_id="train-preset-row"):
         preset = tr(gr.Dropdown, texts={"label": "train.preset", "info": "train.preset.help"},
-                    choices=presets, value=first, scale=3, elem_id="train-preset")
+                    choices=presets, value=first, scale=3, elem_id="train-preset",
+                    allow_custom_value=True)  # presets saved later join the list; checked
         with gr.Column(scale=5):
             preset_info = gr.Markdown(tf.describe_preset(Path(first)) if first else "",
                                       elem_classes=["studio-muted"], elem_id="train-preset-info")
