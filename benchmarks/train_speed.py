@@ -1,4 +1,4 @@
-"""Training speed: plain TRL SFTTrainer with its defaults vs the studio's engine, same everything else.
+"""Training speed: plain TRL SFTTrainer with its defaults vs the studio's engine, all else equal.
 
 Each workload (the identity preset's short rows, alpaca_en_demo's longer ones) is trained with LoRA
 and with full fine-tuning, on the same model, the same tokenized rows (the studio's assistant-only
@@ -158,10 +158,8 @@ def _studio_trainer(cfg, way, tokenizer, rows, out, timer):
     cfg_changes, speed_changes = ABLATIONS[way]
     cfg = dataclasses.replace(cfg, **cfg_changes)
     run = RunStore(Path(out) / "runs").create(cfg)
-    if way == "studio-fp32base":
-        model = _fp32_base(cfg, prepare)
-    else:
-        model = prepare.prepare_model(cfg)
+    fp32_base = way == "studio-fp32base"
+    model = _fp32_base(cfg, prepare) if fp32_base else prepare.prepare_model(cfg)
     callback = RunFolderCallback(run, threading.Event(), tokenizer, [], 0)
     trainer = build_sft_trainer(model, to_trl_args(cfg, run, model, False), tokenizer, rows, [],
                                 [callback, timer], SpeedOptions(**speed_changes))

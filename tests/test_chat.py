@@ -66,7 +66,7 @@ def one_thread():
 @pytest.fixture(scope="module")
 def store(tmp_path_factory, tiny_model_dir):
     store = RunStore(tmp_path_factory.mktemp("runs"))
-    make_identity_run(store, tiny_model_dir)
+    store.nova = make_identity_run(store, tiny_model_dir).id
     return store
 
 
@@ -77,7 +77,7 @@ def engine(store):
 
 @pytest.fixture()
 def run_id(store):
-    return store.list()[0].id
+    return store.nova
 
 
 def test_side_by_side_streams_and_tuned_says_new_name(engine, run_id):
@@ -136,7 +136,7 @@ def test_each_pane_keeps_its_own_history(engine, run_id):
 
 def test_switching_runs_loads_only_the_adapter(engine, store, tiny_model_dir):
     second = make_identity_run(store, tiny_model_dir, answer="I am Orion, made by Acme Lab.")
-    first = store.list()[-1].id
+    first = store.nova
     engine.reply(QUESTION, adapter=first, sampling=GREEDY)
     base_before = engine.loaded()["base"]
     weights = engine._model.get_base_model().model.embed_tokens.weight
@@ -155,8 +155,9 @@ def test_stop_ends_the_answer(engine, run_id):
                                 sampling=sampling, stop=stop):
         updates.append(update)
         stop.set()
-    assert len(updates) == 1
-    assert set(updates[0].finish.values()) <= {"stopped", "eos"}
+    assert len(updates) == 2  # the first token, then the stop: nothing more is written
+    assert updates[1].texts == updates[0].texts
+    assert set(updates[1].finish.values()) <= {"stopped", "eos"}
 
 
 def test_system_prompt_comes_from_the_run_unless_overridden(store, tiny_model_dir):
@@ -168,7 +169,7 @@ def test_system_prompt_comes_from_the_run_unless_overridden(store, tiny_model_di
     with_system = tok.decode(render_prompt(tok, QUESTION, "Be brief."))
     assert with_system.startswith("<|im_start|>system\nBe brief.<|im_end|>")
     assert with_system.endswith("<|im_start|>assistant\n")
-    target = resolve_target(None, store.list()[-1].id, store)
+    target = resolve_target(None, store.nova, store)
     assert target.model_id == str(tiny_model_dir) and target.system_prompt == ""
 
 
@@ -195,28 +196,29 @@ def test_folder_without_adapter_and_unfinished_run_are_refused(tmp_path, store, 
         engine.reply(QUESTION, adapter=running.id)
     with pytest.raises(ChatError, match="No tuned model"):
         engine.reply(QUESTION, model=str(tiny_model_dir), sides=("tuned",))
-    store.delete(running.id)
 
 
 def test_adapter_for_another_model_is_refused_and_base_stays_clean(tmp_path, store,
                                                                    tiny_model_dir):
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     other = tmp_path / "other"
-    cfg = LlamaConfig(vocab_size=100, hidden_size=32, intermediate_size=64,
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
                       num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2)
     LlamaForCausalLM(cfg).save_pretrained(other)
+    tok.save_pretrained(other)
     wrong = make_identity_run(RunStore(tmp_path / "runs"), other, steps=1)
     engine = ChatEngine(runs=store, dtype="float32")
     with pytest.raises(ChatError, match="does not fit"):
         engine.reply(QUESTION, model=str(tiny_model_dir), adapter=str(wrong.adapter_dir))
     # The next request loads a clean base and still works.
-    run_id = store.list()[-1].id
+    run_id = store.nova
     assert "Nova" in engine.reply(QUESTION, adapter=run_id, sampling=GREEDY).texts["tuned"]
 
 
 def test_example_prompts_come_from_probes_and_dataset(engine, store, workspace):
-    target = engine.target(adapter=store.list()[-1].id)
+    target = engine.target(adapter=store.nova)
     prompts = example_prompts(target, workspace)
     assert prompts[0] == "Who are you?"
     assert len(prompts) > 3 and len(set(prompts)) == len(prompts)
@@ -260,9 +262,18 @@ def test_votes_land_in_a_valid_preference_file(workspace, tiny_model_dir):
 
 
 def test_cli_chat_compare_and_bad_adapter(store, tiny_model_dir, capsys):
-    from studio.cli import main
+    import argparse
 
-    run_id = store.list()[-1].id
+    from studio.cli import chat_cmd
+
+    parser = argparse.ArgumentParser(prog="studio")
+    chat_cmd.register(parser.add_subparsers(dest="command", required=True))
+
+    def main(argv):
+        args = parser.parse_args(argv)
+        return args.func(args)
+
+    run_id = store.nova
     rc = main(["chat", "--runs-dir", str(store.root), "--adapter", run_id, "--compare",
                "--dtype", "float32", "--max-new-tokens", "24", "--repetition-penalty", "1",
                "Who are you?"])

@@ -43,8 +43,8 @@ def test_data_tab_in_chromium(studio_page, tiny_model_dir):
     page.locator("#data-load").click()
     page.locator("#data-status").get_by_text("Loaded 1000 rows").wait_for(timeout=20_000)
     page.locator("#data-stats svg").wait_for(timeout=30_000)
-    page.locator("#data-table").get_by_text("识别并解释给定列表中的错误").first.wait_for()
-    page.locator("#data-table tbody tr").nth(2).locator("td").nth(2).click()
+    cell = page.locator("#data-table [role=gridcell]").filter(has_text="比较以下两位著名人物")
+    cell.filter(visible=True).first.click()
     page.locator("#data-preview").get_by_text("第 3 行", exact=False).or_(
         page.locator("#data-preview").get_by_text("Row 3", exact=False)).wait_for(timeout=20_000)
     editor_text = page.locator("#data-editor").inner_text()

@@ -31,7 +31,7 @@ def studio(tmp_path_factory, tiny_model_dir):
 def _poll(client, job: str, timeout: float = 60):
     deadline = time.time() + timeout
     while time.time() < deadline:
-        progress, table, chart, history, _ = client.predict(job, None, "en",
+        progress, table, chart, history, *_ = client.predict(job, None, "en",
                                                             api_name="/scoring_poll")
         if "Done" in progress or "Stopped" in progress or "Failed" in progress:
             return progress, table, chart, history
@@ -44,15 +44,22 @@ def test_subjects_are_grouped_by_category(studio):
     *groups, message = client.predict("ceval", "assets/sample-exam/zh", "all", "en",
                                       api_name="/scoring_subjects")
     assert message == ""
-    assert groups[0] == ["everyday_math"] and groups[1] == ["chinese_culture"]
+    assert [g["value"] for g in groups] == [["everyday_math"], ["chinese_culture"], [], []]
+    assert groups[0]["choices"] == [["everyday_math · 日常数学", "everyday_math"]]
     *groups, message = client.predict("mmlu", "no/such/folder", "all", "en",
                                       api_name="/scoring_subjects")
     assert "outside the workspace" in message or "not found" in message
 
 
+def _mmlu_sample(client):
+    # The category groups' choices live in the session: load the sample exam's subjects first.
+    client.predict("mmlu", "assets/sample-exam/en", "all", "en", api_name="/scoring_subjects")
+
+
 def test_a_comparison_fills_table_chart_and_history(studio, tiny_model_dir):
     client, workspace = studio
-    message, job, _ = client.predict("mmlu", "assets/sample-exam/en", 1, "plain", 3, "float32",
+    _mmlu_sample(client)
+    message, job, *_ = client.predict("mmlu", "assets/sample-exam/en", 1, "plain", 3, "float32",
                                      str(tiny_model_dir), None, str(tiny_model_dir), "en",
                                      *PICKED, api_name="/scoring_start")
     assert "6 questions" in message or "12 questions" in message, message
@@ -75,11 +82,12 @@ def test_a_comparison_fills_table_chart_and_history(studio, tiny_model_dir):
 
 def test_bad_input_is_a_message(studio, tiny_model_dir):
     client, _ = studio
-    message, job, _ = client.predict("mmlu", "assets/sample-exam/en", 1, "plain", 3, "float32",
+    message, job, *_ = client.predict("mmlu", "assets/sample-exam/en", 1, "plain", 3, "float32",
                                      str(tiny_model_dir), None, "", "en", [], [], [], [],
                                      api_name="/scoring_start")
     assert job == "" and "Pick at least one subject" in message
-    message, job, _ = client.predict("mmlu", "assets/sample-exam/en", 1, "plain", 3, "float32",
-                                     str(tiny_model_dir), None, "", "en", ["nope"], [], [], [],
+    _mmlu_sample(client)
+    message, job, *_ = client.predict("mmlu", "../elsewhere", 1, "plain", 3, "float32",
+                                     str(tiny_model_dir), None, "", "en", *PICKED,
                                      api_name="/scoring_start")
-    assert job == "" and "'nope' not found" in message
+    assert job == "" and "outside the workspace" in message

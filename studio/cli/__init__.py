@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("train", "runs")
+SUBCOMMANDS = ("train", "runs", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:

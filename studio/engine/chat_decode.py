@@ -125,14 +125,16 @@ def decode(groups: list[Group], tokenizer, sampling: Sampling, stop_ids: set[int
     with torch.inference_mode():
         states = [_prefill(g, lock) for g in groups]
         for step in range(sampling.max_new_tokens):
+            if stop is not None and stop.is_set():
+                for lane in lanes:
+                    lane.finish = lane.finish or "stopped"
+                yield _update(lanes, started)
+                return
             for group, state in zip(groups, states, strict=True):
                 _pick(group, state, procs, sampling, tokenizer, stop_ids)
             if step + 1 == sampling.max_new_tokens:
                 for lane in lanes:
                     lane.finish = lane.finish or "length"
-            if stop is not None and stop.is_set():
-                for lane in lanes:
-                    lane.finish = lane.finish or "stopped"
             yield _update(lanes, started)
             if all(lane.finish for lane in lanes):
                 return

@@ -83,7 +83,9 @@ def _is_run(path: Path) -> bool:
 
 def _folder(adapter: str, workspace: Workspace | None) -> Path:
     try:
-        folder = workspace.resolve(adapter) if workspace else Path(adapter).expanduser()
+        # must_exist=False: a missing folder gets the message below, not a bare "not found".
+        folder = (workspace.resolve(adapter, must_exist=False) if workspace
+                  else Path(adapter).expanduser())
     except PathError as exc:
         raise ChatError(f"Adapter '{adapter}' cannot be used: {exc}") from None
     if not folder.exists():

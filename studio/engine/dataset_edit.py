@@ -14,7 +14,7 @@ import math
 from studio.engine.data import DataError, detect_format, normalize
 
 PAGE_SIZE = 20
-CELL_CHARS = 120
+CELL_CHARS = 90
 # Table columns per kind of record; the UI translates them as ``data.col.<name>``.
 COLUMNS = {"chat": ("row", "system", "user", "assistant", "turns"),
            "preference": ("row", "prompt", "chosen", "rejected"),

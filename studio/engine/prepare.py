@@ -3,11 +3,14 @@
 ``pick_dtype`` turns the config's ``auto`` into bf16 where the CPU or GPU computes it natively.
 ``prepare_model`` loads the base model and makes the right weights trainable (LoRA, QLoRA, full,
 freeze). ``prepare_sft_data`` reads the dataset, fills its placeholders, skips rows a person
-would reject, and tokenizes each row with the assistant-only mask shown in the Data tab.
+would reject, and tokenizes each row with the assistant-only mask shown in the Data tab (through
+an on-disk cache, so re-running the same data skips the work). Gradient checkpointing is turned on
+only when the activations of a full batch would not fit comfortably in the memory that is free.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import random
 from dataclasses import dataclass
 
@@ -16,11 +19,12 @@ import torch
 from studio.engine import data as data_mod
 from studio.engine.config import TrainConfig
 from studio.engine.models import load_model
-from studio.engine.template import tokenize_record
+from studio.engine.token_cache import tokenize_records
 
-# Below this many parameters, activations of a typical batch fit easily; checkpointing would
-# only slow training down (TRL turns it on by default, which costs ~25% per step).
-CHECKPOINTING_AUTO_PARAMS = 1_000_000_000
+# Checkpointing recomputes the forward pass (TRL turns it on by default, ~25-35% slower per step
+# here), so auto uses it only when a full batch's activations would take more than this share of
+# the memory that is free; the rest is left for weights, gradients, optimizer state and logits.
+CHECKPOINTING_MEMORY_SHARE = 0.5
 
 
 def bf16_supported() -> bool:
@@ -38,7 +42,34 @@ def pick_dtype(cfg: TrainConfig) -> torch.dtype:
 def use_gradient_checkpointing(cfg: TrainConfig, model) -> bool:
     if cfg.gradient_checkpointing != "auto":
         return cfg.gradient_checkpointing == "on"
-    return sum(p.numel() for p in model.parameters()) > CHECKPOINTING_AUTO_PARAMS
+    return activation_bytes(cfg, model) > CHECKPOINTING_MEMORY_SHARE * free_memory_bytes()
+
+
+def activation_bytes(cfg: TrainConfig, model) -> int:
+    """A generous estimate of what one batch of max_length rows keeps for the backward pass."""
+    config = getattr(model, "config", None)
+    hidden = getattr(config, "hidden_size", None)
+    layers = getattr(config, "num_hidden_layers", None)
+    if not hidden or not layers:  # unknown shape: fall back to the size of the model
+        return 4 * sum(p.numel() for p in model.parameters())
+    inner = getattr(config, "intermediate_size", None) or 4 * hidden
+    # A decoder layer saves about 10 hidden-sized and 4 MLP-sized tensors per token; 4 bytes
+    # each covers the fp32 copies autocast keeps next to the bf16 ones.
+    per_token = layers * (10 * hidden + 4 * inner) * 4
+    return cfg.batch_size * cfg.max_length * per_token
+
+
+def free_memory_bytes() -> int:
+    if torch.cuda.is_available():
+        return torch.cuda.mem_get_info()[0]
+    try:
+        import psutil
+
+        return psutil.virtual_memory().available
+    except ImportError:
+        import os
+
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
 def prepare_model(cfg: TrainConfig):
@@ -57,11 +88,28 @@ def prepare_model(cfg: TrainConfig):
     model = load_model(cfg.model, dtype=load_dtype, trust_remote_code=cfg.trust_remote_code,
                        **kwargs)
     model.config.use_cache = False
+    _apply_gpu_kernels(model)
     if cfg.finetuning_type in ("lora", "qlora"):
         return _with_lora(cfg, model)
     if cfg.finetuning_type == "freeze":
         _freeze_all_but_last(model, cfg.freeze_trainable_layers)
     return model
+
+
+def _apply_gpu_kernels(model) -> None:
+    """Liger's fused RMSNorm / SwiGLU / RoPE kernels on CUDA when the package is installed.
+
+    Its fused cross-entropy is left off: the studio trainer already scores only trained tokens.
+    """
+    if not torch.cuda.is_available() or importlib.util.find_spec("liger_kernel") is None:
+        return
+    try:
+        from liger_kernel.transformers import _apply_liger_kernel_to_instance
+
+        _apply_liger_kernel_to_instance(model=model, cross_entropy=False,
+                                        fused_linear_cross_entropy=False)
+    except Exception:  # optional speed-up: an unsupported architecture trains without it
+        pass
 
 
 def _with_lora(cfg: TrainConfig, model):
@@ -134,7 +182,8 @@ def prepare_sft_data(cfg: TrainConfig, tokenizer, dataset_path: str) -> Prepared
     if any("chosen" in r for r in records):
         raise data_mod.DataError(f"{dataset_path} holds preference pairs: choose method dpo, "
                                  "or a dataset of conversations for sft")
-    train, held = split_eval(records, cfg.val_fraction, cfg.seed)
-    tok = [tokenize_record(tokenizer, r, cfg.assistant_only_loss) for r in train]
-    tok_eval = [tokenize_record(tokenizer, r, cfg.assistant_only_loss) for r in held]
-    return PreparedData(tok, tok_eval, skipped, records)
+    rows = tokenize_records(tokenizer, records, cfg.assistant_only_loss)
+    # Split positions, not records: the same rows are held out as before, and all rows share
+    # one cache entry whatever val_fraction is.
+    train, held = split_eval(list(range(len(records))), cfg.val_fraction, cfg.seed)
+    return PreparedData([rows[i] for i in train], [rows[i] for i in held], skipped, records)

@@ -29,7 +29,7 @@ class SpeedOptions:
 
 
 def _parts(model):
-    """(backbone, lm_head) of a causal LM, through a PEFT wrapper; None when it has no such shape."""
+    """(backbone, lm_head) of a causal LM, through a PEFT wrapper; None if it has no such shape."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     backbone = getattr(base, getattr(base, "base_model_prefix", ""), None)
     head = base.get_output_embeddings() if hasattr(base, "get_output_embeddings") else None

@@ -64,10 +64,13 @@ class DataActions(DataHandlers):
 
     def _after_edit(self, state: dict, lang: str, query: str, index: int | None,
                     key: str, **fmt) -> dict:
+        measured = state["lengths"] is not None
         state["lengths"], state["failed"] = None, {}
         recs = state["records"]
         page = ed.page_for_row(ed.search(recs, query), index) if index is not None else 1
         out = self.view(state, lang, query, page)
+        if measured:
+            out[self.ui.stats] = view.message(self.t, lang, "info", "data.remeasure")
         out[self.ui.edit_msg] = view.message(self.t, lang, "ok", key, n=len(state["undo"]),
                                              **fmt)
         if index is not None and recs:
@@ -125,7 +128,9 @@ class DataActions(DataHandlers):
         record = state["records"][index]
         sides = [(side, pv.pieces(tokenizer, conv, bool(assistant_only)))
                  for side, conv in pv.conversations(record)]
-        return {self.ui.preview: view.preview(self.t, lang, index + 1, sides)}
+        state["shown"] = (index + 1, sides)  # re-rendered as is when the language changes
+        return {self.ui.state: state,
+                self.ui.preview: view.preview(self.t, lang, index + 1, sides)}
 
     @guarded("stats")
     def measure(self, model: str, max_length, lang: str, state: dict) -> dict:
@@ -165,6 +170,11 @@ class DataActions(DataHandlers):
         if state["status"]:
             level, key, fmt = state["status"]
             out[self.ui.status] = view.message(self.t, lang, level, key, **fmt)
+        if state.get("shown"):
+            out[self.ui.preview] = view.preview(self.t, lang, *state["shown"])
+        if state["lengths"] is not None:
+            s = pv.stats(state["lengths"], state["max_length"], state["failed"])
+            out[self.ui.stats] = view.length_stats(self.t, lang, s)
         if state["fmt"]:
             slots = self.slot_updates(state["fmt"], store.columns(state["rows"]),
                                       state["slots"], lang)

@@ -28,7 +28,7 @@ KNOWN_ERRORS = (DataError, PathError, ModelError, OSError)
 
 def empty_state() -> dict:
     return {"rows": [], "records": [], "undo": [], "source": "", "fmt": "", "slots": {},
-            "status": None, "lengths": None, "failed": {}, "max_length": 0}
+            "status": None, "lengths": None, "failed": {}, "max_length": 0, "shown": None}
 
 
 def guarded(msg_attr: str):

@@ -22,9 +22,9 @@ BOX = ("white-space:pre-wrap;word-break:break-word;font-family:ui-monospace,Menl
        "'Noto Sans Mono CJK SC',monospace;font-size:13px;line-height:1.6;padding:10px;"
        "border:1px solid #e2e8f0;border-radius:8px;background:#fff;max-height:420px;"
        "overflow:auto;")
-MSG = {"error": "background:#fef2f2;color:#b91c1c;border:1px solid #fecaca;",
-       "ok": "background:#f0fdf4;color:#166534;border:1px solid #bbf7d0;",
-       "info": "background:#f8fafc;color:#334155;border:1px solid #e2e8f0;"}
+MSG = {"error": "background:#fef2f2;color:#b91c1c;border-left:4px solid #dc2626;",
+       "ok": "background:#f0fdf4;color:#166534;border-left:4px solid #16a34a;",
+       "info": "background:#f8fafc;color:#334155;border-left:4px solid #94a3b8;"}
 # Engine validation messages (English) -> translation keys with their captured values.
 PROBLEMS = [(re.compile(r"^empty text$"), "data.problem.empty_text"),
             (re.compile(r"^empty (?P<side>chosen|rejected) answer$"), "data.problem.empty_side"),
@@ -38,12 +38,11 @@ PROBLEMS = [(re.compile(r"^empty text$"), "data.problem.empty_text"),
 
 def message(t, lang: str, level: str, key: str, **fmt) -> str:
     """A coloured one-line message box; ``level`` is error, ok or info."""
-    icon = {"error": "⚠️", "ok": "✅", "info": "ℹ️"}[level]
     # A (key, values) value is itself translated, so a stored message re-renders in any language.
     fmt = {k: t(v[0], lang, **v[1]) if isinstance(v, tuple) else v for k, v in fmt.items()}
     text = html.escape(t(key, lang, **fmt))
     return (f"<div class='data-msg data-msg-{level}' style='{MSG[level]}padding:8px 12px;"
-            f"border-radius:8px;font-size:14px'>{icon} {text}</div>")
+            f"border-radius:6px;font-size:14px'>{text}</div>")
 
 
 def table(t, lang: str, kind: str, rows: list[list]) -> pd.DataFrame:

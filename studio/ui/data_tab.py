@@ -63,18 +63,20 @@ def _rows_section(ctx, ui) -> None:
     with gr.Row():
         with gr.Column(scale=3, min_width=480):
             tr(gr.Markdown, texts={"value": "data.h_rows"})
-            with gr.Row(equal_height=True):
-                ui.search = tr(gr.Textbox, texts={"label": "data.search",
-                                                  "placeholder": "data.search_placeholder"},
-                               scale=4, elem_id="data-search")
-                ui.prev = tr(gr.Button, texts={"value": "data.prev"}, size="sm", min_width=60)
-                ui.page = tr(gr.Number, texts={"label": "data.page"}, value=1, precision=0,
-                             minimum=1, min_width=80, scale=1)
-                ui.next = tr(gr.Button, texts={"value": "data.next"}, size="sm", min_width=60)
-            ui.page_info = gr.Markdown(ctx.t("data.no_rows"), elem_classes="studio-muted")
+            ui.search = tr(gr.Textbox, texts={"label": "data.search",
+                                              "placeholder": "data.search_placeholder"},
+                           elem_id="data-search")
             ui.table = gr.Dataframe(view.table(ctx.t, "en", "chat", []), interactive=False,
                                     wrap=True, max_height=520, elem_id="data-table",
                                     column_widths=["8%", "18%", "32%", "32%", "10%"])
+            with gr.Row(equal_height=True, elem_id="data-pager"):
+                ui.prev = tr(gr.Button, texts={"value": "data.prev"}, size="sm", min_width=90,
+                             scale=0)
+                ui.page = gr.Number(value=1, precision=0, minimum=1, min_width=70, scale=0,
+                                    show_label=False, container=False, elem_id="data-page")
+                ui.next = tr(gr.Button, texts={"value": "data.next"}, size="sm", min_width=90,
+                             scale=0)
+                ui.page_info = gr.Markdown(ctx.t("data.no_rows"), elem_classes="studio-muted")
         with gr.Column(scale=2, min_width=340):
             tr(gr.Markdown, texts={"value": "data.h_editor"})
             ui.row_no = tr(gr.Number, texts={"label": "data.row_no", "info": "data.row_help"},

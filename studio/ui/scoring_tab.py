@@ -84,7 +84,7 @@ def build(ctx) -> dict:
                     wrap=True, max_height=420, elem_id="scoring-table")
     c["history"] = tr(gr.Dataframe, texts={"label": "scoring.history"}, interactive=False,
                       max_height=260, elem_id="scoring-history")
-    c["job"] = gr.State("")
+    c["job"] = gr.Textbox(visible=False, elem_id="scoring-job")  # not State: the API needs it
     c["timer"] = gr.Timer(POLL_SECONDS, active=False)
     _wire(ctx, c)
     return c

@@ -50,8 +50,9 @@ def _component(ctx, name: str, choices: dict[str, list[str]]):
     if kind is bool:
         return ctx.tr(gr.Checkbox, texts=texts, **common)
     if kind in (int, float):
-        return ctx.tr(gr.Number, texts=texts, minimum=meta["min"], maximum=meta["max"],
-                      precision=0 if kind is int else None, **common)
+        # Ranges are checked by validate(), not gr.Number's minimum/maximum: Gradio's own check
+        # fails before any handler with a message that does not say which field is wrong.
+        return ctx.tr(gr.Number, texts=texts, precision=0 if kind is int else None, **common)
     if kind is list:
         common["value"] = "\n".join(default)
         return ctx.tr(gr.Textbox, texts=texts, lines=3, **common)

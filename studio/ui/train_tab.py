@@ -217,7 +217,7 @@ def _wire(ctx, p: dict) -> None:
     loaded = gr.context.Context.root_block.load(h["on_load"], None, watch, **PRIVATE)
     loaded = loaded.then(**poll_io, **PRIVATE)
     loaded.then(h["headless"], [p["preset"], *form], [p["command"], p["yaml"]],
-                show_progress="hidden", **PRIVATE)
+                show_progress="hidden", api_name=False)
     kinds = [p["form"]["method"], p["form"]["finetuning_type"]]
     vis = [p["boxes"]["lora"], p["form"]["dpo_beta"], p["form"]["freeze_trainable_layers"]]
     gr.on([c.change for c in kinds], tf.visibility, kinds, vis, show_progress="hidden",

@@ -1,0 +1,25 @@
+"""``studio export RUN OUT``: a finished run as a standalone, mergeable-free model folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from studio.engine.runs import Run, RunStore
+
+
+def register(sub) -> None:
+    p = sub.add_parser("export", help="save a run's model as a standalone folder (LoRA merged)")
+    p.add_argument("run", help="run id or run folder")
+    p.add_argument("output", help="new folder to write")
+    p.add_argument("--runs-dir", default="runs")
+    p.set_defaults(func=export)
+
+
+def export(args) -> int:
+    from studio.engine.export import export_run
+
+    path = Path(args.run)
+    run = Run(path) if (path / "status.json").exists() else RunStore(args.runs_dir).get(args.run)
+    out = export_run(run, args.output)
+    print(f"exported: {out}")
+    return 0
