@@ -38,7 +38,7 @@ WORKLOADS = {
     "alpaca": {"dataset": str(ROOT.parent / "shared" / "datasets" / "alpaca_en_demo.json"),
                "max_length": 512},
 }
-LEARNING_RATES = {"lora": 1e-3, "full": 2e-5}
+LEARNING_RATES = {"lora": 1e-3, "qlora": 1e-3, "full": 2e-5}  # qlora: CUDA with bitsandbytes
 ABLATIONS = {  # way -> (TrainConfig overrides, SpeedOptions overrides)
     "studio": ({}, {}),
     "studio-nobucket": ({}, {"bucketing": False}),
@@ -134,8 +134,14 @@ def _trl_trainer(cfg, tokenizer, rows, out, timer):
                      seed=cfg.seed, max_length=cfg.max_length, logging_steps=1,
                      save_strategy="no", report_to=[], disable_tqdm=True,
                      use_cpu=not torch.cuda.is_available())  # bf16 on CPU is refused without it
+    if cfg.finetuning_type == "qlora":  # the same 4-bit NF4 setup prepare_model uses
+        from transformers import BitsAndBytesConfig
+
+        args.model_init_kwargs = {"quantization_config": BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16,
+            bnb_4bit_use_double_quant=True)}
     peft = None
-    if cfg.finetuning_type == "lora":
+    if cfg.finetuning_type in ("lora", "qlora"):
         peft = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, target_modules="all-linear",
                           lora_dropout=cfg.lora_dropout, task_type="CAUSAL_LM")
     return SFTTrainer(model=resolve_model(cfg.model), args=args, train_dataset=to_dataset(rows),
@@ -273,7 +279,7 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--max-length", type=int, default=0, help="0 = each workload's own")
     p.add_argument("--workloads", default="identity,alpaca")
-    p.add_argument("--methods", default="lora,full")
+    p.add_argument("--methods", default="lora,full", help="lora, full, qlora (CUDA only)")
     p.add_argument("--ways", default="trl,studio", help=f"trl and any of {', '.join(ABLATIONS)}")
     p.add_argument("--repeats", type=int, default=1, help="runs of each way, interleaved")
     p.add_argument("--in-process", action="store_true", help="no subprocesses (tests)")

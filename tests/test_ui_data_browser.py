@@ -55,4 +55,7 @@ def test_data_tab_in_chromium(studio_page, tiny_model_dir):
     page.get_by_text("中文", exact=True).click()
     page.locator("#data-status").get_by_text("已从").wait_for(timeout=10_000)
     page.get_by_role("tab", name="1 · 数据").wait_for()
+    page.locator("#data-preview").get_by_text("参与训练").first.wait_for(timeout=10_000)
+    page.get_by_role("button", name="格式与列映射").click()
+    page.get_by_label("指令列").wait_for(timeout=10_000)
     screenshot(page, "data_tab_zh")

@@ -87,7 +87,7 @@ def test_bad_input_is_a_message(studio, tiny_model_dir):
                                      api_name="/scoring_start")
     assert job == "" and "Pick at least one subject" in message
     _mmlu_sample(client)
-    message, job, *_ = client.predict("mmlu", "../elsewhere", 1, "plain", 3, "float32",
+    message, job, *_ = client.predict("mmlu", "/etc", 1, "plain", 3, "float32",
                                      str(tiny_model_dir), None, "", "en", *PICKED,
                                      api_name="/scoring_start")
     assert job == "" and "outside the workspace" in message

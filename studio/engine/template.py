@@ -62,15 +62,3 @@ def tokenize_record(tokenizer, record: dict, assistant_only: bool = True) -> dic
         return tokenize_text(tokenizer, record["text"])
     return tokenize_conversation(tokenizer, record["messages"], assistant_only)
 
-
-def segments(tokenizer, record: dict, assistant_only: bool = True) -> list[tuple[str, bool]]:
-    """(text, trained) pieces of one record, for highlighting in the Data tab."""
-    enc = tokenize_record(tokenizer, record, assistant_only)
-    pieces: list[tuple[str, bool]] = []
-    for token_id, trained in zip(enc["input_ids"], enc["assistant_masks"], strict=True):
-        piece = tokenizer.decode([token_id])
-        if pieces and pieces[-1][1] == bool(trained):
-            pieces[-1] = (pieces[-1][0] + piece, bool(trained))
-        else:
-            pieces.append((piece, bool(trained)))
-    return pieces

@@ -23,7 +23,8 @@ def build(ctx) -> dict:
     tr = ctx.tr
     with gr.Row(equal_height=True):
         pick = tr(gr.Dropdown, texts={"label": "runs.pick", "info": "runs.pick.help"},
-                  choices=[], scale=4, elem_id="runs-pick")
+                  choices=[r.id for r in ctx.store.list()], scale=4, elem_id="runs-pick",
+                  allow_custom_value=True)  # runs appear after the page loaded; ids checked
         refresh = tr(gr.Button, texts={"value": "runs.refresh"}, scale=1, min_width=100)
     table = tr(gr.Dataframe, texts={"label": "runs.table"}, interactive=False, wrap=True,
                max_height=300, elem_id="runs-table")
@@ -48,7 +49,8 @@ def build(ctx) -> dict:
             files = gr.Markdown(elem_id="runs-files")
         with tr(gr.Tab, texts={"label": "runs.view.compare"}, elem_id="runs-compare-tab"):
             compare = tr(gr.Dropdown, texts={"label": "runs.compare", "info": "runs.compare.help"},
-                         choices=[], multiselect=True, elem_id="runs-compare")
+                         choices=[r.id for r in ctx.store.list()], multiselect=True,
+                         allow_custom_value=True, elem_id="runs-compare")
             overlay = tr(gr.LinePlot, texts={"label": "runs.compare.chart",
                                              "x_title": "train.samples.step"},
                          x="step", y="value", color="series", height=300,
