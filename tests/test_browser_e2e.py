@@ -32,7 +32,7 @@ def served(tmp_path):
 def fill(page, elem_id: str, value: str) -> None:
     box = page.locator(f"#{elem_id} input, #{elem_id} textarea").first
     box.fill(value)
-    box.press("Enter" if elem_id == "train-model" else "Tab")
+    box.press("Enter" if elem_id in ("train-model", "runs-pick") else "Tab")
 
 
 def test_data_train_live_runs(served, tiny_model_dir):
@@ -46,7 +46,7 @@ def test_data_train_live_runs(served, tiny_model_dir):
         screenshot(page, "e2e-1-data", full_page=False)
 
         page.get_by_role("tab", name=re.compile("Train")).click()
-        page.get_by_role("button", name="Load preset").click()
+        page.locator("#train-load-preset").click()
         expect(page.locator("#train-preset-info")).to_contain_text("Identity demo")
         fill(page, "train-model", str(tiny_model_dir))
         fill(page, "train-name", "Nova")
@@ -72,7 +72,7 @@ def test_data_train_live_runs(served, tiny_model_dir):
         page.get_by_role("tab", name=re.compile("Runs")).click()
         page.get_by_role("button", name=re.compile("Refresh")).click()
         expect(page.locator("#runs-table")).to_contain_text(run_id, timeout=15_000)
-        page.locator("#runs-table").get_by_text(run_id).first.click()
+        fill(page, "runs-pick", run_id)
         expect(page.locator("#runs-run-header")).to_contain_text(run_id, timeout=15_000)
         screenshot(page, "e2e-5-runs")
 

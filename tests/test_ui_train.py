@@ -1,4 +1,4 @@
-"""The Train tab through its API, as gradio_client sees it: preset, checks, start, live, stop, resume.
+"""The Train tab through its API, as gradio_client sees it: preset, check, start, stop, resume.
 
 One studio is launched in-process per module on a free port; the identity preset is loaded,
 pointed at the tiny test model and started. Metrics must arrive through ``/poll``, a second start

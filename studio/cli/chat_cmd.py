@@ -76,10 +76,9 @@ def _who(target, side: str) -> str:
 
 
 def _drain(stream):
-    last = None
-    for last in stream:
-        pass
-    return last
+    import collections
+
+    return collections.deque(stream, maxlen=1)[0]
 
 
 def _print_live(stream, side: str) -> None:

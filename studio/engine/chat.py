@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -121,10 +121,7 @@ class ChatEngine:
 
     def reply(self, messages, **kwargs) -> Update:
         """The finished answers (the last update of ``stream``)."""
-        last = None
-        for last in self.stream(messages, **kwargs):
-            pass
-        return last
+        return deque(self.stream(messages, **kwargs), maxlen=1)[0]
 
     def tokenizer(self, target: Target):
         """The tuned weights' own tokenizer when saved with them, else the base model's."""
@@ -141,6 +138,17 @@ class ChatEngine:
                                 "Pick an instruct or chat model.")
             self._tokenizers[key] = tok
         return self._tokenizers[key]
+
+    def missing_bytes(self, target: Target) -> int:
+        """Roughly how much memory answering for ``target`` still has to load (0 if loaded)."""
+        from studio.engine.chat_targets import weights_bytes
+
+        need = 0
+        if resolve_model(target.model_id) != self._source:
+            need += weights_bytes(target.model_id)
+        if target.full_dir and (not self._full or self._full[0] != str(target.full_dir.resolve())):
+            need += weights_bytes(str(target.full_dir))
+        return need
 
     def loaded(self) -> dict:
         """What is in memory now: the base source, adapters, whether full weights are."""

@@ -176,7 +176,8 @@ class RunStore:
 
     def create(self, cfg: TrainConfig, label: str = "") -> Run:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        slug = re.sub(r"[^A-Za-z0-9]+", "-", cfg.run_name or label or cfg.method).strip("-")
+        default = f"{Path(cfg.dataset).stem}-{cfg.method}-{cfg.finetuning_type}"
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", cfg.run_name or label or default).strip("-")
         base = f"{stamp}-{slug[:40] or 'run'}"
         path, n = self.root / base, 1
         while path.exists():

@@ -42,7 +42,8 @@ def build_app(ctx: StudioContext) -> gr.Blocks:
                               choices=[(name, code) for code, name in LANGS.items()],
                               value="en", elem_id="studio-lang")
                 gr.Markdown(device_label(), elem_id="studio-device")
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
+            ctx.shared["tabs"] = tabs  # so a tab can send the user to another (Runs -> Train)
             for name in TABS:
                 if importlib.util.find_spec(f"studio.ui.{name}_tab") is None:
                     continue  # TODO(lead): remove once every tab exists

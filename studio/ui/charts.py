@@ -13,6 +13,8 @@ import html
 import pandas as pd
 
 COLUMNS = ["step", "value", "series"]
+STATE_COLORS = {"running": "#6366f1", "queued": "#6366f1", "completed": "#16a34a",
+                "stopped": "#d97706", "interrupted": "#d97706", "failed": "#dc2626"}
 SMOOTHING = 0.6  # TensorBoard-style EMA weight: visible trend without hiding the raw noise
 
 
@@ -25,9 +27,15 @@ def smooth(values: list[float], weight: float = SMOOTHING) -> list[float]:
     return out
 
 
+def _frame(points: list[tuple]) -> pd.DataFrame:
+    # Explicit dtypes: an empty object frame makes the chart treat the axes as categories.
+    return pd.DataFrame(points, columns=COLUMNS).astype(
+        {"step": "int64", "value": "float64", "series": "str"})
+
+
 def _series(rows: list[dict], key: str, label: str) -> pd.DataFrame:
     points = [(r["step"], r[key]) for r in rows if r.get(key) is not None and "step" in r]
-    return pd.DataFrame([(s, v, label) for s, v in points], columns=COLUMNS)
+    return _frame([(s, float(v), label) for s, v in points])
 
 
 def loss_frame(rows: list[dict], labels: dict[str, str]) -> pd.DataFrame:
@@ -50,7 +58,7 @@ def overlay_frame(runs: dict[str, list[dict]], key: str = "loss", smoothed: bool
         if smoothed and not frame.empty:
             frame = frame.assign(value=smooth(frame["value"].tolist()))
         parts.append(frame)
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
+    return pd.concat(parts, ignore_index=True) if parts else _frame([])
 
 
 def samples_frame(samples: list[dict], step_label: str = "step") -> pd.DataFrame:
@@ -96,9 +104,17 @@ def progress_html(status: dict, texts: dict[str, str]) -> str:
     if state == "running":
         parts.append(f"{texts['eta']} {fmt_seconds(eta)}")
     error = status.get("error")
-    err_html = f'<div class="pb-error">{html.escape(error)}</div>' if error else ""
-    return (f'<div class="studio-progress state-{html.escape(state)}">'
-            f'<div class="pb-head"><span class="pb-state">{html.escape(texts["state"])}</span>'
-            f'<span class="pb-nums">{html.escape(" · ".join(parts))}</span></div>'
-            f'<div class="pb-track"><div class="pb-fill" style="width:{pct:.1f}%"></div></div>'
+    color = STATE_COLORS.get(state, "#6366f1")
+    err_html = (f'<div style="margin-top:6px;color:#b91c1c">{html.escape(error)}</div>'
+                if error else "")
+    # Inline styles: the bar must look right whatever stylesheet the app was launched with.
+    return (f'<div class="studio-progress state-{html.escape(state)}" style="padding:4px 2px">'
+            '<div style="display:flex;justify-content:space-between;gap:12px;'
+            'font-size:0.9rem;margin-bottom:4px">'
+            f'<b style="color:{color}">{html.escape(texts["state"])}</b>'
+            f'<span style="opacity:0.8">{html.escape(" · ".join(parts))}</span></div>'
+            '<div style="height:10px;border-radius:5px;background:rgba(128,128,128,0.2);'
+            'overflow:hidden">'
+            f'<div class="pb-fill" style="width:{pct:.1f}%;height:100%;background:{color};'
+            'transition:width 0.6s ease"></div></div>'
             f"{err_html}</div>")

@@ -35,17 +35,19 @@ class Translator:
 
     def t(self, key: str, lang: str = "en", **fmt) -> str:
         """The text for ``key`` in ``lang`` (English when missing), formatted with ``fmt``."""
-        entry = self.table.get(key) or self._field_entry(key) or {}
+        entry = {**self._field_defaults(key), **self.table.get(key, {})}
         text = entry.get(lang) or entry.get("en") or key
         return text.format(**fmt) if fmt else text
 
-    def _field_entry(self, key: str) -> dict | None:
+    @staticmethod
+    def _field_defaults(key: str) -> dict:
+        """English for ``field.<name>.label|help`` straight from TrainConfig's metadata."""
         parts = key.split(".")
         if len(parts) == 3 and parts[0] == "field" and parts[1] in FIELDS:
             meta = FIELDS[parts[1]].metadata
             en = meta["help"] if parts[2] == "help" else parts[1].replace("_", " ").capitalize()
-            return {"en": en, **self.table.get(key, {})}
-        return None
+            return {"en": en}
+        return {}
 
     def __call__(self, factory, texts: dict[str, str] | None = None, lang: str = "en", **kw):
         """Create ``factory(**kw)`` with ``texts`` (attribute -> key) translated; remember it."""

@@ -21,11 +21,12 @@ from studio.ui.train_tab import PRIVATE
 
 def build(ctx) -> dict:
     tr = ctx.tr
-    with gr.Row(equal_height=True):
+    with gr.Row():
         pick = tr(gr.Dropdown, texts={"label": "runs.pick", "info": "runs.pick.help"},
                   choices=[r.id for r in ctx.store.list()], scale=4, elem_id="runs-pick",
                   allow_custom_value=True)  # runs appear after the page loaded; ids checked
-        refresh = tr(gr.Button, texts={"value": "runs.refresh"}, scale=1, min_width=100)
+        refresh = tr(gr.Button, texts={"value": "runs.refresh"}, scale=1, min_width=100,
+                     size="sm")
     table = tr(gr.Dataframe, texts={"label": "runs.table"}, interactive=False, wrap=True,
                max_height=300, elem_id="runs-table")
     with gr.Row():
@@ -91,18 +92,19 @@ def _handlers(ctx):
         try:
             cfg = ctx.store.get(run_id).config()
         except (*USER_ERRORS, TypeError) as exc:
-            return f"⚠️ {tr.t('runs.msg.pick_first', lang) if not run_id else exc}", \
-                *([gr.skip()] * n)
-        return tr.t("runs.msg.cloned", lang, run=run_id), *config_to_values(cfg)
+            return f"⚠ {tr.t('runs.msg.pick_first', lang) if not run_id else exc}", \
+                gr.skip(), *([gr.skip()] * n)
+        return (tr.t("runs.msg.cloned", lang, run=run_id), gr.Tabs(selected="train"),
+                *config_to_values(cfg))
 
     def resume(run_id, lang):
         try:
             cfg = ctx.store.get(run_id).config()
             run = ctx.jobs.resume(run_id, dataset_path(ctx.workspace, cfg))
         except BusyError as exc:
-            return f"⏳ {exc}", gr.skip(), gr.skip()
+            return f"{exc}", gr.skip(), gr.skip()
         except (*USER_ERRORS, TypeError) as exc:
-            return f"⚠️ {exc}", gr.skip(), gr.skip()
+            return f"⚠ {exc}", gr.skip(), gr.skip()
         return tr.t("runs.msg.resumed", lang, run=run.id), run.id, train_live.EMPTY
 
     def ask_delete(run_id, lang):
@@ -114,7 +116,7 @@ def _handlers(ctx):
         try:
             ctx.store.delete(run_id)
         except (*USER_ERRORS, RuntimeError, TypeError) as exc:
-            return gr.update(visible=False), f"⚠️ {exc}"
+            return gr.update(visible=False), f"⚠ {exc}"
         return gr.update(visible=False), tr.t("runs.msg.deleted", lang, run=run_id)
 
     def compare_runs(run_ids, lang):
@@ -125,7 +127,8 @@ def _handlers(ctx):
                 metrics[run_id] = ctx.store.get(run_id).metrics()
             except FileNotFoundError:
                 continue
-        return charts.overlay_frame(metrics), rv.config_diff(tr, lang, ctx.store, run_ids)
+        overlay = charts.overlay_frame(metrics)  # None when empty: see train_live.chart_values
+        return (None if overlay.empty else overlay), rv.config_diff(tr, lang, ctx.store, run_ids)
 
     def select_row(evt: gr.SelectData):
         row = evt.row_value or []
@@ -150,7 +153,8 @@ def _wire(ctx, p: dict) -> None:
     p["timer"].tick(**open_io, **PRIVATE)
     p["table"].select(h["select_row"], None, p["pick"], **PRIVATE)
     form = list(ctx.shared.get("train_form", {}).values())
-    p["clone"].click(h["clone"], [p["pick"], lang], [p["message"], *form], api_name="run_clone")
+    p["clone"].click(h["clone"], [p["pick"], lang], [p["message"], ctx.shared["tabs"], *form],
+                     api_name="run_clone")
     _wire_resume(ctx, p, h, list_out)
     p["delete"].click(h["ask_delete"], [p["pick"], lang],
                       [p["confirm_row"], p["confirm_text"], p["message"]], **PRIVATE)

@@ -13,8 +13,9 @@ from studio.ui.charts import fmt_seconds
 
 LIST_COLUMNS = ("id", "state", "model", "dataset", "method", "progress", "duration", "loss")
 RESUMABLE = ("stopped", "interrupted", "failed")
-STATE_ICONS = {"queued": "⏳", "running": "🟢", "completed": "✅", "stopped": "⏹",
-               "failed": "❌", "interrupted": "⚠️"}
+# Text symbols, not emoji: they render in every font (headless Chromium has no emoji font).
+STATE_ICONS = {"queued": "…", "running": "●", "completed": "✓", "stopped": "■",
+               "failed": "✗", "interrupted": "⚠"}
 
 
 def state_label(tr, lang: str, state: str) -> str:
@@ -70,10 +71,10 @@ def files_markdown(tr, lang: str, run) -> str:
         if entry.is_dir():
             files = [p for p in entry.rglob("*") if p.is_file()]
             size = sum(p.stat().st_size for p in files)
-            lines.append(f"- 📁 `{entry.name}/` · {tr.t('runs.files.count', lang, n=len(files))}"
+            lines.append(f"- `{entry.name}/` · {tr.t('runs.files.count', lang, n=len(files))}"
                          f" · {_size(size)}")
         else:
-            lines.append(f"- 📄 `{entry.name}` · {_size(entry.stat().st_size)}")
+            lines.append(f"- `{entry.name}` · {_size(entry.stat().st_size)}")
     weights = run.weights_dir()
     note = tr.t("runs.files.weights", lang, path=weights.name) if weights else \
         tr.t("runs.files.no_weights", lang)

@@ -36,7 +36,7 @@ def error_fields(messages: list[str]) -> list[str]:
 
 def format_errors(tr, lang: str, messages: list[str]) -> str:
     """Markdown: a heading and one bullet per problem, the field's label in bold."""
-    lines = [f"### ⚠️ {tr.t('train.msg.fix_fields', lang, n=len(messages))}"]
+    lines = [f"### ⚠ {tr.t('train.msg.fix_fields', lang, n=len(messages))}"]
     for msg in messages:
         name, _, rest = msg.partition(" ")
         if name not in FIELDS:
@@ -58,7 +58,7 @@ def user_error(tr, lang: str, exc: BaseException) -> str:
     errors = getattr(exc, "errors", None)
     if errors:
         return format_errors(tr, lang, errors)
-    return f"### ⚠️ {tr.t('msg.error', lang)}\n{exc}"
+    return f"### ⚠ {tr.t('msg.error', lang)}\n{exc}"
 
 
 def dataset_path(workspace: Workspace, cfg: TrainConfig) -> str:

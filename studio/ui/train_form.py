@@ -75,7 +75,12 @@ def build_form(ctx, datasets: list[str]) -> tuple[dict, dict]:
             wide = [n for n in names if n in WIDE_FIELDS]
             for name in wide:
                 form[name] = _component(ctx, name, choices)
-            narrow = [n for n in names if n not in WIDE_FIELDS]
+            radios = [n for n in names if n in RADIO_FIELDS]
+            if radios:
+                with gr.Row(equal_height=True):
+                    for name in radios:
+                        form[name] = _component(ctx, name, choices)
+            narrow = [n for n in names if n not in WIDE_FIELDS and n not in RADIO_FIELDS]
             for i in range(0, len(narrow), 3):  # three short fields a row fits a laptop screen
                 with gr.Row(equal_height=True):
                     for name in narrow[i:i + 3]:

@@ -16,13 +16,14 @@ from studio.ui import charts
 PLOTS = (("loss", "train.chart.loss"), ("lr", "train.chart.lr"),
          ("grad_norm", "train.chart.grad_norm"), ("tokens_per_s", "train.chart.tokens_per_s"))
 EMPTY = ("", 0, 0, "")  # (run id, metric rows, sample rounds, lang) last sent to the page
+AXIS_FORMATS = {"lr": ".1e", "tokens_per_s": "~s"}  # d3-format: short tick labels
 
 
 def _plot(ctx, key: str, text_key: str, prefix: str):
     return ctx.tr(gr.LinePlot, texts={"label": text_key, "x_title": "train.samples.step"},
                   x="step", y="value", color="series",
                   height=230, elem_id=f"{prefix}-chart-{key.replace('_', '-')}",
-                  y_title=" ", color_title=" ")
+                  y_title=" ", color_title=" ", y_axis_format=AXIS_FORMATS.get(key, "~g"))
 
 
 def build_live(ctx, prefix: str = "train") -> dict:
@@ -56,8 +57,12 @@ def chart_values(tr, lang: str, rows: list[dict]) -> list:
     labels = {"loss": tr.t("train.series.loss", lang),
               "smoothed": tr.t("train.series.smoothed", lang),
               "eval_loss": tr.t("train.series.eval_loss", lang)}
-    return [charts.loss_frame(rows, labels),
-            *(charts.metric_frame(rows, key, tr.t(text_key, lang)) for key, text_key in PLOTS[1:])]
+    frames = [charts.loss_frame(rows, labels),
+              *(charts.metric_frame(rows, key, tr.t(text_key, lang))
+                for key, text_key in PLOTS[1:])]
+    # None, never an empty frame: Gradio 6.31's LinePlot that once drew an empty frame stays
+    # blank when data arrives later (seen in headless Chromium).
+    return [None if f.empty else f for f in frames]
 
 
 def snapshot(ctx, run_id: str, lang: str, seen: tuple = EMPTY) -> tuple[list, bool, tuple]:

@@ -37,14 +37,16 @@ def build(ctx) -> dict:
     tr = ctx.tr
     presets = tf.list_presets(ctx.workspace)
     first = _default_preset(presets)
-    with gr.Row(equal_height=True, elem_id="train-preset-row"):
-        preset = tr(gr.Dropdown, texts={"label": "train.preset", "info": "train.preset.help"},
-                    choices=presets, value=first, scale=3, elem_id="train-preset",
-                    allow_custom_value=True)  # presets saved later join the list; checked
-        with gr.Column(scale=5):
+    with gr.Row(elem_id="train-preset-row"):
+        with gr.Column(scale=3, min_width=300):
+            preset = tr(gr.Dropdown, texts={"label": "train.preset", "info": "train.preset.help"},
+                        choices=presets, value=first, elem_id="train-preset",
+                        allow_custom_value=True)  # presets saved later join the list; checked
+            load_btn = tr(gr.Button, texts={"value": "train.preset.load"}, size="sm",
+                          variant="secondary", elem_id="train-load-preset")
+        with gr.Column(scale=7):
             preset_info = gr.Markdown(tf.describe_preset(Path(first)) if first else "",
                                       elem_classes=["studio-muted"], elem_id="train-preset-info")
-        load_btn = tr(gr.Button, texts={"value": "train.preset.load"}, scale=1, min_width=120)
     with gr.Row():
         with gr.Column(scale=5, min_width=380, elem_id="train-form"):
             form, boxes = tf.build_form(ctx, list_datasets(ctx.workspace))
@@ -125,8 +127,8 @@ def _handlers(ctx):
         except USER_ERRORS as exc:
             return act.user_error(tr, lang, exc), ""
         except Exception as exc:  # an estimate must never take the page down
-            return f"⚠️ {tr.t('train.msg.no_estimate', lang)}: {exc}", ""
-        return f"✅ {tr.t('train.msg.ready', lang)}", act.estimate_text(tr, lang, est)
+            return f"⚠ {tr.t('train.msg.no_estimate', lang)}: {exc}", ""
+        return f"✓ {tr.t('train.msg.ready', lang)}", act.estimate_text(tr, lang, est)
 
     def start(*args):
         *values, lang = args
@@ -146,7 +148,7 @@ def _handlers(ctx):
 
     def _busy(lang):
         active = ctx.jobs.active()
-        return "⏳ " + tr.t("train.msg.busy", lang, run=active.id if active else "?")
+        return "" + tr.t("train.msg.busy", lang, run=active.id if active else "?")
 
     def stop(run_id, lang):
         if ctx.jobs.stop(run_id or None):
@@ -162,7 +164,7 @@ def _handlers(ctx):
             run = ctx.jobs.resume(run_id, act.dataset_path(ctx.workspace, cfg))
         except BusyError as exc:
             active = ctx.jobs.active()
-            return (_busy(lang) if active else f"⚠️ {exc}"), *keep
+            return (_busy(lang) if active else f"⚠ {exc}"), *keep
         except USER_ERRORS as exc:
             return act.user_error(tr, lang, exc), *keep
         return tr.t("train.msg.resumed", lang, run=run.id), run.id, gr.Timer(active=True), \
