@@ -284,3 +284,34 @@ def test_cli_chat_compare_and_bad_adapter(store, tiny_model_dir, capsys):
                "Who are you?"])
     assert rc == 2
     assert "was not found" in capsys.readouterr().err
+
+
+def test_full_weights_run_compares_two_models(tmp_path, tiny_model_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    store = RunStore(tmp_path)
+    run = store.create(TrainConfig(model=str(tiny_model_dir), finetuning_type="full"))
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    with torch.no_grad():
+        model.model.layers[0].mlp.down_proj.weight.mul_(-3)  # a visibly different model
+    model.save_pretrained(run.model_dir)
+    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(run.model_dir)
+    run.update_status(state="stopped")
+    engine = ChatEngine(runs=store, dtype="float32")
+    sampling = Sampling(max_new_tokens=12, temperature=1.0, seed=5)
+    both = engine.reply(QUESTION, adapter=run.id, sides=("base", "tuned"), sampling=sampling)
+    alone = engine.reply(QUESTION, adapter=run.id, sides=("base",), sampling=sampling)
+    assert both.texts["base"] == alone.texts["base"] != both.texts["tuned"]
+
+
+def test_training_on_this_device_is_reported(tmp_path, tiny_model_dir):
+    import os
+
+    from studio.engine.chat import active_training, training_notice
+
+    store = RunStore(tmp_path)
+    assert training_notice(runs=store) is None
+    run = store.create(TrainConfig(model=str(tiny_model_dir)))
+    run.update_status(state="running", pid=os.getpid())
+    assert active_training(runs=store) == run.id
+    assert run.id in training_notice(runs=store)

@@ -143,7 +143,7 @@ def test_malformed_csv_names_file_and_row(tmp_path):
 
 def test_ceval_test_split_has_no_answers_message(tmp_path):
     _write(tmp_path / "test" / "z_test.csv", "id,question,A,B,C,D\n0,q,a,b,c,d\n")
-    with pytest.raises(ev.EvalDataError, match=r"z_test\.csv, row 2: the answer"):
+    with pytest.raises(ev.EvalDataError, match=r"z_test\.csv: there is no answer column"):
         ev.load_questions("ceval", tmp_path, "z", "test")
     assert ev.load_questions("ceval", tmp_path, "z", "test", need_answers=False)[0].answer is None
     with pytest.raises(ev.EvalDataError, match="no 'val' split"):

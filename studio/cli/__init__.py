@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("train", "runs", "export")
+SUBCOMMANDS = ("train", "runs", "export", "eval")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -54,7 +54,7 @@ def chat(args) -> int:
             raise ChatError("--compare needs --adapter: a finished run or an adapter folder.")
         sides = ("base", "tuned") if args.compare else (
             ("tuned",) if target.has_tuned else ("base",))
-        notice = training_notice(getattr(args, "jobs", None))
+        notice = training_notice(runs=runs)
         if notice:
             print(notice, file=sys.stderr)
         stream = engine.stream([{"role": "user", "content": prompt}], target=target,

@@ -39,9 +39,10 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from studio.engine.evaluate import evaluate, load_for_eval, resolve_adapter, save_result
+    from studio.engine.evaluate import evaluate, load_for_eval, plan, resolve_adapter, save_result
 
     subjects = [s.strip() for s in args.subjects.split(",") if s.strip()] if args.subjects else None
+    plan(args.benchmark, args.data_dir, subjects, args.split, args.shots, args.limit)  # fail fast
     model, tokenizer = load_for_eval(args.model, args.adapter, args.dtype, args.runs_dir)
     meta = {"model": args.model or "", "adapter": args.adapter or "",
             "label": "tuned" if args.adapter else "base"}

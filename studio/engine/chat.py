@@ -24,6 +24,7 @@ from studio.engine.chat_decode import Group, Lane, Sampling, Update, decode
 from studio.engine.chat_targets import (
     ChatError,
     Target,
+    active_training,
     example_prompts,
     finished_runs,
     resolve_target,
@@ -32,8 +33,8 @@ from studio.engine.chat_targets import (
 from studio.engine.models import ModelError, load_model, load_tokenizer, resolve_model
 
 __all__ = ["SIDES", "ChatEngine", "ChatError", "Sampling", "Target", "Update",
-           "example_prompts", "finished_runs", "pick_dtype", "render_prompt", "resolve_target",
-           "training_notice"]
+           "active_training", "example_prompts", "finished_runs", "pick_dtype", "render_prompt",
+           "resolve_target", "training_notice"]
 
 SIDES = ("base", "tuned")
 BASE_ONLY = "__base__"  # PEFT's adapter name for "no adapter" in a mixed batch
@@ -116,8 +117,8 @@ class ChatEngine:
             yield from decode(groups, tokenizer, sampling, self._stop_ids(tokenizer), self._lock,
                               stop, started)
         finally:
-            with self._load_lock:
-                self._in_use[adapter_name] -= 1
+            with self._load_lock:  # the table may have been reset by a base-model switch
+                self._in_use[adapter_name] = max(0, self._in_use.get(adapter_name, 0) - 1)
 
     def reply(self, messages, **kwargs) -> Update:
         """The finished answers (the last update of ``stream``)."""

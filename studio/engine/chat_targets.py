@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from studio.engine.runs import FINISHED_WITH_WEIGHTS, Run, RunStore
+from studio.engine.runs import ACTIVE, FINISHED_WITH_WEIGHTS, Run, RunStore, pid_alive
 from studio.engine.workspace import PathError, Workspace
 
 
@@ -158,12 +158,25 @@ def _dataset_prompts(target: Target, workspace: Workspace | None, limit: int) ->
     return prompts
 
 
-def training_notice(jobs) -> str | None:
-    """A plain sentence when a training job shares this device, else None."""
+def active_training(jobs=None, runs: RunStore | None = None) -> str | None:
+    """The id of a run training on this device now: this process's job, or another process's
+    (``studio train`` in a shell) found through its run folder and live pid."""
     active = jobs.active() if jobs is not None and hasattr(jobs, "active") else None
-    if active is None:
+    if active is not None:
+        return active.id
+    for run in runs.list() if runs is not None else []:
+        status = run.status()
+        if status.get("state") in ACTIVE and pid_alive(status.get("pid")):
+            return run.id
+    return None
+
+
+def training_notice(jobs=None, runs: RunStore | None = None) -> str | None:
+    """A plain sentence when a training run shares this device, else None."""
+    run_id = active_training(jobs, runs)
+    if run_id is None:
         return None
-    return (f"Training run {active.id} is active on this device, so answers come more slowly "
+    return (f"Training run {run_id} is active on this device, so answers come more slowly "
             "until it ends.")
 
 

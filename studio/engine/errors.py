@@ -6,6 +6,7 @@ anything else is a bug and keeps its traceback in the run's log.
 
 from studio.engine.config import ConfigError
 from studio.engine.data import DataError
+from studio.engine.evaluate_data import EvalDataError
 from studio.engine.models import ModelError
 from studio.engine.workspace import PathError
 
@@ -18,5 +19,5 @@ class RunStateError(RuntimeError):
     """An action the run's state does not allow (resuming a completed run, say)."""
 
 
-USER_ERRORS = (ConfigError, DataError, ModelError, PathError, BusyError, RunStateError,
-               FileNotFoundError)
+USER_ERRORS = (ConfigError, DataError, EvalDataError, ModelError, PathError, BusyError,
+               RunStateError, FileNotFoundError)

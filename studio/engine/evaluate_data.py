@@ -155,9 +155,16 @@ def _read_csv(benchmark: str, path: Path, subject: str, need_answers: bool) -> l
         columns, rows = _header_columns(path, rows[0]), rows[1:]
     else:
         columns = {"question": 0, "A": 1, "B": 2, "C": 3, "D": 4, "answer": 5}
+    if need_answers and "answer" not in columns:
+        raise EvalDataError(f"{path}: there is no answer column, so this split cannot be scored "
+                            "(C-Eval's test split was released without answers: score val).")
     first_row = 2 if header else 1  # row numbers as a spreadsheet shows them
-    return [_question(path, subject, i, first_row + i, row, columns, need_answers)
-            for i, row in enumerate(rows)]
+    # A blank line (a trailing one, say) is no question, but row numbers still count it.
+    numbered = [(first_row + i, r) for i, r in enumerate(rows) if any(c.strip() for c in r)]
+    if not numbered:
+        raise EvalDataError(f"{path}: the file has no questions.")
+    return [_question(path, subject, i, row_no, row, columns, need_answers)
+            for i, (row_no, row) in enumerate(numbered)]
 
 
 def _header_columns(path: Path, header: list[str]) -> dict[str, int]:

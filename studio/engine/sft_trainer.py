@@ -6,7 +6,8 @@ similar length (``speed.length_buckets``) so short rows are not padded to the lo
 the positions whose label is trained go through the language-model head
 (``speed.selected_cross_entropy``). The loss is the same sum over the same tokens divided by the
 same count as TRL's, so runs learn the same thing, only sooner. Models this shortcut does not fit
-(heads with bias, soft-capped or scaled logits, multimodal wrappers) fall back to TRL's own loss.
+(heads with bias, soft-capped or scaled logits, multimodal wrappers) and multi-process runs fall
+back to TRL's own loss.
 ``build_sft_trainer`` is the one place the engine and the benchmark construct it.
 """
 
@@ -51,7 +52,9 @@ class StudioSFTTrainer(SFTTrainer):
         self._parts = _parts(self.model)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        lean = self.speed.selected_loss and self._parts is not None and "attention_mask" in inputs
+        # One process only: calling the backbone directly would bypass DDP's gradient hooks.
+        lean = (self.speed.selected_loss and self._parts is not None
+                and self.accelerator.num_processes == 1 and "attention_mask" in inputs)
         if return_outputs or not lean or "pixel_values" in inputs:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         backbone, head = self._parts
@@ -62,8 +65,6 @@ class StudioSFTTrainer(SFTTrainer):
         loss_sum = speed.selected_cross_entropy(hidden, head.weight, targets, dtype)
         count = targets.numel() if num_items_in_batch is None else num_items_in_batch
         loss = loss_sum / torch.as_tensor(count, device=loss_sum.device).clamp(min=1)
-        if self.args.average_tokens_across_devices and num_items_in_batch is not None:
-            loss = loss * self.accelerator.num_processes  # like Trainer: DDP averages gradients
         self._count_tokens(inputs["attention_mask"])
         return loss
 

@@ -59,7 +59,7 @@ def record_vote(workspace, vote: str, pair: BlindPair, prompt: list[dict],
     vote = (vote or "").strip().lower().replace(" ", "_")
     if vote not in VOTES:
         raise VoteError(f"vote must be one of {', '.join(VOTES)}, got {vote!r}")
-    if not all((answers.get(s) or "").strip() for s in ("base", "tuned")):
+    if any(answers.get(s) is None for s in ("base", "tuned")):
         raise VoteError("Both answers must be finished before voting.")
     if not prompt or prompt[-1].get("role") != "user":
         raise VoteError("The conversation must end with the question that was answered.")
@@ -70,8 +70,10 @@ def record_vote(workspace, vote: str, pair: BlindPair, prompt: list[dict],
            "question": prompt[-1]["content"], "created_at": now, **meta}
     chosen = pair.side(vote) if vote in ("a", "b") else None
     rejected = {"base": "tuned", "tuned": "base"}.get(chosen or "")
-    # Identical answers teach nothing and a DPO pair of them is degenerate: count, don't save.
-    row["pair_saved"] = bool(chosen) and answers[chosen].strip() != answers[rejected].strip()
+    # Identical or blank answers make no usable DPO pair (the Data tab would flag the row):
+    # the vote still counts in the tally.
+    row["pair_saved"] = (bool(chosen) and answers[chosen].strip() != answers[rejected].strip()
+                         and all(answers[s].strip() for s in (chosen, rejected)))
     if row["pair_saved"]:
         pref = {"prompt": [{"role": m["role"], "content": m["content"]} for m in prompt],
                 "chosen": [{"role": "assistant", "content": answers[chosen]}],

@@ -14,8 +14,16 @@ import time
 
 import gradio as gr
 
-from studio.engine.chat import ChatEngine, ChatError, Sampling, example_prompts, finished_runs
-from studio.engine.votes import BlindPair, preference_path, record_vote, tally
+from studio.engine.chat import (
+    ChatEngine,
+    ChatError,
+    Sampling,
+    active_training,
+    example_prompts,
+    finished_runs,
+)
+from studio.engine.errors import USER_ERRORS
+from studio.engine.votes import BlindPair, VoteError, preference_path, record_vote, tally
 from studio.ui.chat_view import (
     MODES,
     empty_state,
@@ -39,7 +47,7 @@ def build(ctx) -> None:
     tr(gr.Markdown, texts={"value": "chat.intro"}, elem_classes="studio-muted")
     with gr.Row(equal_height=False):
         with gr.Column(scale=4):
-            with gr.Row(equal_height=True):
+            with gr.Row(equal_height=False):
                 run = tr(gr.Dropdown, texts={"label": "chat.run", "info": "chat.run_info"},
                          choices=_run_choices(ctx), value=_first_run(ctx), scale=3,
                          elem_id="chat-run")
@@ -51,10 +59,11 @@ def build(ctx) -> None:
             notice = gr.Markdown(visible=False, elem_id="chat-notice")
             with gr.Row(equal_height=True):
                 empty = ctx.t("chat.pane_empty")
+                labels = pane_labels(ctx, engine, _first_run(ctx), "", "side", "en")
                 left = gr.Chatbot(height=440, placeholder=empty, elem_id="chat-left",
-                                  buttons=["copy"], feedback_options=None)
+                                  label=labels[0], buttons=["copy"], feedback_options=None)
                 right = gr.Chatbot(height=440, placeholder=empty, elem_id="chat-right",
-                                   buttons=["copy"], feedback_options=None)
+                                   label=labels[1], buttons=["copy"], feedback_options=None)
             with gr.Row(equal_height=True):
                 msg = tr(gr.Textbox, texts={"placeholder": "chat.placeholder"}, show_label=False,
                          scale=6, lines=1, max_lines=6, elem_id="chat-input", autofocus=True)
@@ -123,6 +132,8 @@ def build(ctx) -> None:
     clear.click(reset, [run, adapter, mode, lang], view, api_name="chat_clear",
                 show_progress="hidden")
     examples.click(lambda sample: sample[0], examples, msg, **quiet)
+    for pane in (left, right):  # a pane's own trash icon starts the conversation over too
+        pane.clear(reset, [run, adapter, mode, lang], view, **quiet)
 
     def answer(text, st, mode_value, run_id, adapter_dir, model_id, system_prompt,
                max_new, temperature, top_p, top_k, rep, seed, lang_value,
@@ -140,8 +151,10 @@ def build(ctx) -> None:
     msg.submit(answer, inputs, outputs, concurrency_limit=4, **quiet)
     stop.click(_stop, None, None, api_name="chat_stop", show_progress="hidden")
 
-    def vote(choice, st, run_id, adapter_dir, model_id, system_prompt, *rest):
-        *settings, lang_value = rest
+    def vote(choice, st, run_id, adapter_dir, model_id, system_prompt, max_new, temperature,
+             top_p, top_k, rep, seed, lang_value):
+        settings = (int(max_new), float(temperature), float(top_p), int(top_k), float(rep),
+                    int(seed or 0))
         return _vote(ctx, choice, st, run_id or adapter_dir, model_id, system_prompt,
                      settings, lang_value)
 
@@ -179,7 +192,7 @@ def _answer(ctx, engine, text, st, mode, run_id, adapter_dir, model_id, system, 
                 pushed = time.monotonic()
                 yield (*panes(st, mode, convs, last.texts), "", st, hidden, hidden, "",
                        gr.skip(), *busy)
-    except ChatError as exc:
+    except (ChatError, *USER_ERRORS) as exc:  # a wrong pick: say so, keep the question
         yield (*panes(st, mode), text, st, hidden, hidden, "",
                gr.update(value=f"⚠️ {exc}", visible=True), *idle)
         return
@@ -187,7 +200,7 @@ def _answer(ctx, engine, text, st, mode, run_id, adapter_dir, model_id, system, 
                    for s in sides}, "voted": False}
     show_vote = mode == "blind" and not any(f == "stopped" for f in last.finish.values())
     yield (*panes(st, mode), "", st, gr.update(visible=show_vote), hidden,
-           stats_line(ctx, last, lang), _notice_update(ctx, engine, target, lang), *idle)
+           stats_line(ctx, last, mode, lang), _notice_update(ctx, engine, target, lang), *idle)
 
 
 def _stop(request: gr.Request) -> None:
@@ -202,11 +215,14 @@ def _vote(ctx, choice, st, run_or_adapter, model_id, system, settings, lang):
     prompt = [m for m in st[pair.side(choice) if choice in ("a", "b") else "tuned"][:-1]]
     if system:
         prompt = [{"role": "system", "content": system}, *prompt]
-    answers = {s: st[s][-1]["content"] for s in ("base", "tuned")}
+    answers = {s: st[s][-1]["content"] if st[s] else None for s in ("base", "tuned")}
     keys = ("max_new_tokens", "temperature", "top_p", "top_k", "repetition_penalty", "seed")
     meta = {"run_id": run_or_adapter or None, "model": model_id, **dict(zip(keys, settings,
                                                                           strict=True))}
-    row = record_vote(ctx.workspace, choice, pair, prompt, answers, meta)
+    try:
+        row = record_vote(ctx.workspace, choice, pair, prompt, answers, meta)
+    except VoteError as exc:
+        return gr.update(), gr.update(value=f"⚠️ {exc}", visible=True), gr.skip(), st
     saved = (ctx.t("chat.vote_pair_saved", lang,
                    path=preference_path(ctx.workspace).relative_to(ctx.workspace.root))
              if row["pair_saved"] else ctx.t("chat.vote_counted", lang))
@@ -273,9 +289,9 @@ def _notice(ctx, engine, run_id, adapter_dir, lang):
 
 
 def _notice_update(ctx, engine, target, lang):
-    active = ctx.jobs.active() if ctx.jobs else None
+    active = active_training(ctx.jobs, ctx.store)
     if active is not None:
-        return gr.update(value=ctx.t("chat.training_active", lang, run=active.id), visible=True)
+        return gr.update(value=ctx.t("chat.training_active", lang, run=active), visible=True)
     if not target.has_tuned:
         return gr.update(value=ctx.t("chat.no_tuned", lang), visible=True)
     return gr.update(value="", visible=False)

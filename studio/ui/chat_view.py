@@ -12,7 +12,7 @@ import time
 
 import gradio as gr
 
-from studio.engine.chat_targets import available_memory
+from studio.engine.chat_targets import active_training, available_memory
 from studio.engine.votes import BlindPair
 
 MODES = ("side", "tuned", "base", "blind")
@@ -72,15 +72,20 @@ def _default_model() -> str:
     return BUNDLED_ID
 
 
-def stats_line(ctx, update, lang: str) -> str:
-    """Speed of the answers just written (one figure per model, in pane order)."""
+def stats_line(ctx, update, mode: str, lang: str) -> str:
+    """Speed of the answers just written, one figure per model; blind mode names neither."""
     parts = []
-    for stats in update.stats.values():
+    for side, stats in update.stats.items():
         if stats["ttft_s"] is None:
             continue
         speed = f"{stats['tokens_per_s']:.1f}" if stats["tokens_per_s"] else "–"
-        parts.append(ctx.t("chat.stats", lang, ttft=f"{stats['ttft_s']:.2f}", speed=speed,
-                           tokens=stats["tokens"]))
+        line = ctx.t("chat.stats", lang, ttft=f"{stats['ttft_s']:.2f}", speed=speed,
+                     tokens=stats["tokens"])
+        if mode == "blind":  # token counts per side would give the answer away
+            line = ctx.t("chat.stats_blind", lang, ttft=f"{stats['ttft_s']:.2f}")
+        elif len(update.stats) > 1:
+            line = f"{ctx.t(f'chat.side_{side}', lang).capitalize()}: {line}"
+        parts.append(line)
     if any(f == "stopped" for f in update.finish.values()):
         parts.append(ctx.t("chat.stopped", lang))
     return "  |  ".join(dict.fromkeys(parts))
@@ -94,12 +99,12 @@ def tally_line(ctx, counts: dict, lang: str) -> str:
 def wait_for_memory(ctx, engine, target, stop, lang):
     """While a training job holds the memory the chat needs, yield a notice every poll."""
     while not stop.is_set():
-        active = ctx.jobs.active() if ctx.jobs else None
+        active = active_training(ctx.jobs, ctx.store)
         need = engine.missing_bytes(target) * 1.2  # weights plus room for activations
         free = available_memory()
         if active is None or not need or free >= need:
             return
-        yield gr.update(visible=True, value=ctx.t("chat.waiting_memory", lang, run=active.id,
+        yield gr.update(visible=True, value=ctx.t("chat.waiting_memory", lang, run=active,
                                                   need=f"{need / 1e9:.1f}",
                                                   free=f"{free / 1e9:.1f}"))
         time.sleep(WAIT_POLL_S)

@@ -34,7 +34,7 @@ POLL_SECONDS = 1.0
 def build(ctx) -> dict:
     tr = ctx.tr
     c = {}
-    with gr.Row(equal_height=True):
+    with gr.Row():
         c["bench"] = tr(gr.Radio, texts={"label": "scoring.benchmark"}, value="mmlu",
                         choices=[("MMLU", "mmlu"), ("C-Eval", "ceval"), ("CMMLU", "cmmlu")],
                         elem_id="scoring-benchmark", scale=2)
@@ -77,9 +77,12 @@ def build(ctx) -> dict:
                        elem_id="scoring-stop")
     c["message"] = gr.Markdown(elem_id="scoring-message")
     c["progress"] = gr.HTML(elem_id="scoring-progress")
-    c["chart"] = tr(gr.BarPlot, texts={"label": "scoring.chart"}, x="bar", y="accuracy",
-                    color="model", y_lim=[0, 100], x_label_angle=-30, height=320,
-                    x_title=" ", y_title="%", elem_id="scoring-chart")
+    # No y_lim: Gradio 6.31 redraws a BarPlot that has one empty and upside down when the
+    # language switch re-renders the tab. The title is a Markdown line, translated with the page.
+    tr(gr.Markdown, texts={"value": "scoring.chart"}, elem_id="scoring-chart-title")
+    c["chart"] = gr.BarPlot(x="bar", y="accuracy", color="model",
+                            x_label_angle=-30, height=320, x_title=" ", y_title="%",
+                            show_label=False, elem_id="scoring-chart")
     c["table"] = tr(gr.Dataframe, texts={"label": "scoring.table"}, interactive=False,
                     wrap=True, max_height=420, elem_id="scoring-table")
     c["history"] = tr(gr.Dataframe, texts={"label": "scoring.history"}, interactive=False,
@@ -254,7 +257,7 @@ def _wire(ctx, c: dict) -> None:
             return ctx.t("scoring.msg.no_subjects", lang_), "", gr.Timer(active=False)
         try:
             job = ScoringJob(_sides(ctx, model, run, other), bench, _data_dir(ctx, data_dir),
-                             keys, None, int(shots), fmt, int(limit) or None, dtype,
+                             keys, None, int(shots), fmt, int(limit or 0) or None, dtype,
                              str(ctx.store.root), str(ctx.workspace.writable("eval")))
             job.start()
         except (ev.EvalDataError, PathError, ValueError, FileNotFoundError) as exc:
@@ -292,7 +295,7 @@ def _wire(ctx, c: dict) -> None:
     form = [c["bench"], c["data_dir"], c["quick"], lang]
     c["load"].click(load, form, [*groups, c["message"]], api_name="scoring_subjects")
     c["bench"].change(switch, form, [c["data_dir"], *groups, c["message"]])
-    c["quick"].change(load, form, [*groups, c["message"]])
+    c["quick"].input(load, form, [*groups, c["message"]])
     prev_in = [c["bench"], c["data_dir"], c["shots"], c["fmt"], c["model"], *groups]
     for comp in (c["shots"], c["fmt"], *groups):
         comp.change(preview, prev_in, c["preview"], show_progress="hidden")
@@ -305,3 +308,5 @@ def _wire(ctx, c: dict) -> None:
     c["stop"].click(stop, [c["job"], lang], c["message"], api_name="scoring_stop")
     c["run"].change(pick_run, [c["run"], c["model"]], [c["model"], c["history"]])
     c["run"].focus(lambda: gr.update(choices=_runs(ctx)), None, c["run"])
+    lang.change(lambda lang_: gr.update(choices=_quick_choices(ctx, lang_)), lang, c["quick"],
+                show_progress="hidden")

@@ -1,0 +1,71 @@
+"""Scoring jobs on the tiny model: base vs tuned on one copy of the weights, Stop, saving.
+
+A LoRA adapter with random (non-zero) weights is saved in a fake run folder, so the tuned side
+really differs from the base side; the base side must equal the plain model's scores exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from studio.engine import evaluate as ev
+from studio.engine.evaluate_job import ScoringJob, Side, base_vs_tuned
+
+EXAM = Path(__file__).resolve().parents[1] / "assets" / "sample-exam" / "en"
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, tiny_model_dir):
+    from peft import LoraConfig, get_peft_model
+
+    from studio.engine.models import load_model
+
+    run = tmp_path_factory.mktemp("runs") / "20250101-000000-demo"
+    model = load_model(str(tiny_model_dir), dtype=torch.float32)
+    peft = get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
+    torch.manual_seed(1)
+    for name, p in peft.named_parameters():
+        if "lora_B" in name:
+            p.data.normal_(0, 0.5)  # a fresh LoRA is a no-op; make the tuned side differ
+    peft.save_pretrained(run / "adapter")
+    (run / "status.json").write_text(json.dumps({"state": "completed"}))
+    (run / "config.yaml").write_text(f"model: {tiny_model_dir}\n")
+    return run
+
+
+def _job(sides, **kw):
+    return ScoringJob(sides, "mmlu", str(EXAM), ["general_science"], shots=1, limit=4,
+                      dtype="float32", **kw)
+
+
+def test_base_vs_tuned_shares_weights_and_saves_in_the_run(run_dir, tiny_model_dir):
+    job = _job(base_vs_tuned(str(tiny_model_dir), str(run_dir))).start()
+    job.join(120)
+    assert job.state == "done", job.error
+    base, tuned = job.results["base"], job.results["tuned"]
+    model, tok = ev.load_for_eval(str(tiny_model_dir), dtype="float32")
+    plain = ev.evaluate(model, tok, "mmlu", EXAM, ["general_science"], shots=1, limit=4)
+    def flat(result):
+        return [x for row in result["subjects"]["general_science"]["logprobs"] for x in row]
+
+    assert flat(base) == pytest.approx(flat(plain), abs=1e-5)
+    assert flat(tuned) != pytest.approx(flat(base), abs=1e-3)
+    assert tuned["adapter"] == str(run_dir) and base["base_of"] == str(run_dir)
+    assert sorted(p.name.split("-")[4] for p in (run_dir / "eval").glob("*.json")) == \
+        ["base", "tuned"]
+    assert [h["label"] for h in ev.history(run_dir / "eval")] == ["base", "tuned"]
+
+
+def test_stop_keeps_what_was_scored(tiny_model_dir, tmp_path):
+    job = _job([Side("a", str(tiny_model_dir)), Side("b", str(tiny_model_dir))],
+               save_dir=str(tmp_path), batch_size=1)
+    job.stop()  # stopped before the first batch: nothing scored, nothing lost, no error
+    job.start().join(60)
+    assert job.state == "stopped" and job.total == 8
+    assert job.results["a"]["stopped"] and job.results["a"]["overall"]["n"] == 0
+    assert "b" not in job.results
+    assert job.snapshot()["state"] == "stopped"

@@ -1,0 +1,52 @@
+"""The Chat tab in headless Chromium: one question in side-by-side mode fills both panes.
+
+The workspace holds one identity run of the tiny model; the test asks a question, waits until
+the base pane and the tuned pane each show an answer and the speed line appears, and saves
+``artifacts/screenshots/chat_tab_side_by_side.png`` for a person to look at.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from studio.engine.runs import RunStore
+from studio.engine.workspace import Workspace
+from tests.test_chat import make_identity_run
+from tests.ui_server import launch_studio, open_browser, screenshot
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture()
+def chat_page(tmp_path, tiny_model_dir):
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # the tiny model is all overhead; a 2nd thread only spins
+    ws = Workspace(tmp_path)
+    make_identity_run(RunStore(ws.runs_dir), tiny_model_dir)
+    demo, url = launch_studio(ws)
+    try:
+        with open_browser(width=1440, height=900) as page:
+            page.set_default_timeout(60_000)
+            page.goto(url, wait_until="load", timeout=120_000)
+            yield page
+    finally:
+        demo.close()
+        torch.set_num_threads(before)
+
+
+def test_side_by_side_fills_both_panes(chat_page):
+    page = chat_page
+    page.get_by_role("tab", name="4 · Chat").click()
+    page.locator("#chat-input textarea").fill("Who are you?")
+    page.locator("#chat-send").click()
+    for pane in ("#chat-left", "#chat-right"):
+        page.locator(f"{pane} [data-testid='user']").get_by_text("Who are you?").wait_for()
+        page.locator(f"{pane} [data-testid='bot']").first.wait_for()
+    page.locator("#chat-stats").get_by_text("tokens/s").first.wait_for(timeout=90_000)
+    for pane in ("#chat-left", "#chat-right"):
+        answer = page.locator(f"{pane} [data-testid='bot']").last.inner_text().strip()
+        assert answer and answer != "…"
+    assert "Base" in page.locator("#chat-left").inner_text()
+    assert "Tuned" in page.locator("#chat-right").inner_text()
+    assert screenshot(page, "chat_tab_side_by_side").stat().st_size > 10_000
