@@ -4,10 +4,12 @@ Anything in ``USER_ERRORS`` is shown as its message alone (a form field, a toast
 anything else is a bug and keeps its traceback in the run's log.
 """
 
+from studio.engine.chat_targets import ChatError
 from studio.engine.config import ConfigError
 from studio.engine.data import DataError
 from studio.engine.evaluate_data import EvalDataError
 from studio.engine.models import ModelError
+from studio.engine.votes import VoteError
 from studio.engine.workspace import PathError
 
 
@@ -20,4 +22,4 @@ class RunStateError(RuntimeError):
 
 
 USER_ERRORS = (ConfigError, DataError, EvalDataError, ModelError, PathError, BusyError,
-               RunStateError, FileNotFoundError)
+               RunStateError, ChatError, VoteError, FileNotFoundError)

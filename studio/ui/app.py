@@ -8,7 +8,6 @@ changes a run.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from pathlib import Path
 
 import gradio as gr
@@ -45,8 +44,6 @@ def build_app(ctx: StudioContext) -> gr.Blocks:
         with gr.Tabs() as tabs:
             ctx.shared["tabs"] = tabs  # so a tab can send the user to another (Runs -> Train)
             for name in TABS:
-                if importlib.util.find_spec(f"studio.ui.{name}_tab") is None:
-                    continue  # TODO(lead): remove once every tab exists
                 with tr(gr.Tab, texts={"label": f"tab.{name}"}, id=name):
                     importlib.import_module(f"studio.ui.{name}_tab").build(ctx)
         ctx.lang.change(tr.updates, inputs=ctx.lang, outputs=tr.components,
