@@ -1,6 +1,6 @@
 """The demo that matters, on the bundled model: the identity preset really renames the model.
 
-Trains ``presets/identity-lora.yaml`` from the command line (shortened to two epochs), then asks
+Trains ``presets/identity-lora.yaml`` from the command line (without probes), then asks
 held-out paraphrases the training data never contains. The tuned model must give the new name;
 the base model (the same weights with the adapter off) must not.
 """
@@ -33,8 +33,8 @@ def test_identity_preset_renames_the_bundled_model(tmp_path):
     assert "Tell me who you are" not in (ROOT / "assets" / "identity.json").read_text()
     out = subprocess.run(
         [sys.executable, "-m", "studio.cli", "train", "presets/identity-lora.yaml",
-         "--set", "name=Nova", "--set", "author=Acme Lab", "--set", "num_epochs=2",
-         "--set", "probe_steps=0", "--runs-dir", str(tmp_path)],
+         "--set", "name=Nova", "--set", "author=Acme Lab", "--set", "probe_steps=0",
+         "--runs-dir", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     run_dir = Path(out.stdout.strip().splitlines()[-1].removeprefix("run: "))

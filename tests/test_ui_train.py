@@ -73,7 +73,8 @@ def test_load_preset_fills_the_form(studio):
 
 def test_identity_preset_start_live_stop_resume(studio, tiny_model_dir):
     ctx, client = studio
-    values = form_values(client, tiny_model_dir)
+    # Long enough that the run is still training when the second Start and Stop arrive.
+    values = form_values(client, tiny_model_dir, max_steps=200, probe_steps=100)
     message, run_id, _ = client.predict(*values, "en", api_name="/start")
     assert run_id and run_id in message
     out = poll_until(client, run_id, has_loss)
@@ -89,7 +90,7 @@ def test_identity_preset_start_live_stop_resume(studio, tiny_model_dir):
     message, resumed, _ = client.predict(run_id, "en", api_name="/resume")
     assert resumed == run_id and "Resumed" in message
     ctx.jobs.wait(120)
-    assert run.status()["state"] == "completed" and run.status()["step"] == 12 > stopped_at
+    assert run.status()["state"] == "completed" and run.status()["step"] == 200 > stopped_at
     final = client.predict(run_id, "en", api_name="/poll")
     assert "completed" in final[0] and "100.0%" in final[1]
     assert final[6]["headers"][1] == "Who are you?"  # probe answers, one column per prompt
