@@ -83,7 +83,7 @@ def test_list_upload_and_save_never_overwrite(workspace, tmp_path_factory):
     assert first == "datasets/uploads/my-data.jsonl" and second.endswith("my-data-2.jsonl")
     listed = store.list_datasets(workspace)
     assert first in listed and "assets/identity.json" in listed
-    assert str(SHARED_DATASETS / "huanhuan.json") in listed
+    assert str((SHARED_DATASETS / "huanhuan.json").resolve()) in listed  # shared/ may be a link
     path = store.save_dataset(workspace, "甄嬛 v1", [{"text": "hi"}])
     assert path.name == "甄嬛-v1.jsonl" and path.parent == workspace.datasets_dir
     with pytest.raises(DataError, match="already exists"):
