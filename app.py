@@ -32,8 +32,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def prepare_bundled_model() -> None:
+    """Convert the bundled model before the page opens, so the first click never waits on it."""
+    from studio.engine.models import BUNDLED_ID, ModelError, resolve_model
+
+    print("Preparing the bundled model (the first launch converts it once, ~20 s)...", flush=True)
+    try:
+        print(f"Bundled model ready: {resolve_model(BUNDLED_ID)}", flush=True)
+    except ModelError as exc:  # the studio still works with other models
+        print(f"Bundled model unavailable: {exc}", file=sys.stderr, flush=True)
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
+    prepare_bundled_model()
     from studio.engine.workspace import Workspace
     from studio.ui.app import build_app, launch_kwargs
     from studio.ui.context import StudioContext
