@@ -19,8 +19,8 @@ pytest.importorskip("playwright")
 
 
 @pytest.fixture()
-def served(tmp_path):
-    demo, url = launch_studio(Workspace(tmp_path))
+def served(tmp_path, tiny_model_dir):
+    demo, url = launch_studio(Workspace(tmp_path, [tiny_model_dir.parent]))
     try:
         yield demo.studio_ctx, url
     finally:

@@ -119,3 +119,23 @@ def test_dead_process_runs_become_interrupted(tmp_path, tiny_config):
     assert store.mark_interrupted() == [run.id]
     assert run.status()["state"] == "interrupted"
     assert alive.status()["state"] == "running"
+
+
+def test_model_paths_named_in_the_browser_stay_in_the_workspace(tmp_path, tiny_model_dir):
+    from studio.engine.workspace import PathError, Workspace
+
+    closed = Workspace(tmp_path)
+    assert closed.model_source("smollm2-135m-instruct") == "smollm2-135m-instruct"
+    assert closed.model_source("Qwen/Qwen2.5-0.5B-Instruct") == "Qwen/Qwen2.5-0.5B-Instruct"
+    with pytest.raises(PathError, match="outside the workspace"):
+        closed.model_source(str(tiny_model_dir))
+    opened = Workspace(tmp_path, [tiny_model_dir.parent])
+    assert opened.model_source(str(tiny_model_dir)) == str(tiny_model_dir.resolve())
+
+
+def test_run_ids_cannot_name_folders_outside_the_store(tmp_path):
+    store = RunStore(tmp_path / "runs")
+    (tmp_path / "status.json").write_text("{}")
+    for bad in ("..", ".", "", "../runs"):
+        with pytest.raises(FileNotFoundError):
+            store.get(bad)

@@ -24,8 +24,8 @@ INDEX = {name: i for i, name in enumerate(FORM_FIELDS)}
 
 
 @pytest.fixture(scope="module")
-def studio(tmp_path_factory):
-    ws = Workspace(tmp_path_factory.mktemp("ws"), [SHARED_DATASETS])
+def studio(tmp_path_factory, tiny_model_dir):
+    ws = Workspace(tmp_path_factory.mktemp("ws"), [SHARED_DATASETS, tiny_model_dir.parent])
     demo, url = launch_studio(ws)
     try:
         yield demo.studio_ctx, gradio_client.Client(url, verbose=False)

@@ -9,6 +9,7 @@ side is a run's adapter (both sides of a base-vs-tuned comparison), else to ``sa
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import traceback
@@ -106,6 +107,7 @@ class ScoringJob:
         except Exception as exc:  # the page shows the message; the traceback is for the log
             self.error = f"{type(exc).__name__}: {exc}"
             self.traceback = traceback.format_exc()
+            logging.getLogger(__name__).error("scoring failed\n%s", self.traceback)
             self.state = "failed"
 
     def _score(self, model, tokenizer, side: Side) -> None:

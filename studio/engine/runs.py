@@ -132,6 +132,10 @@ class Run:
     def append_sample(self, row: dict) -> None:
         self._append(self.path / "samples.jsonl", row)
 
+    def clear_progress(self) -> None:
+        for name in ("metrics.jsonl", "samples.jsonl"):
+            (self.path / name).unlink(missing_ok=True)
+
     def log(self, message: str) -> None:
         stamp = datetime.now().strftime("%H:%M:%S")
         with open(self.log_path, "a", encoding="utf-8") as fh:
@@ -193,7 +197,7 @@ class RunStore:
     def get(self, run_id: str) -> Run:
         name = Path(str(run_id)).name  # a run id never names a path outside the store
         path = self.root / name
-        if not name or not (path / "status.json").exists():
+        if name in ("", ".", "..") or not (path / "status.json").exists():
             raise FileNotFoundError(f"No run named '{run_id}' in {self.root}")
         return Run(path)
 
@@ -204,7 +208,9 @@ class RunStore:
     def delete(self, run_id: str) -> None:
         run = self.get(run_id)
         if run.status().get("state") in ACTIVE and pid_alive(run.status().get("pid")):
-            raise RuntimeError(f"Run {run_id} is still running: stop it before deleting it.")
+            from studio.engine.errors import RunStateError
+
+            raise RunStateError(f"Run {run_id} is still running: stop it before deleting it.")
         shutil.rmtree(run.path)
 
     def mark_interrupted(self) -> list[str]:

@@ -10,6 +10,7 @@ web page can start, stop and resume runs without ever blocking or dying with the
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import traceback
@@ -99,7 +100,11 @@ def run_training(run: Run, stop_event: threading.Event | None = None,
     """Train ``run`` (fresh, or resumed from its last checkpoint); returns the final state."""
     stop_event = stop_event or threading.Event()
     resume_from = run.last_checkpoint()
-    run.update_status(state="running", started_at=run.status().get("started_at") or time.time(),
+    if resume_from is None:
+        run.clear_progress()  # a restart from scratch must not append to the old curves
+    # This process owns the run now: a stale pid would let it be marked interrupted or deleted.
+    run.update_status(state="running", pid=os.getpid(),
+                      started_at=run.status().get("started_at") or time.time(),
                       ended_at=None, error=None)
     try:
         cfg = check(run.config())
@@ -193,10 +198,12 @@ class JobManager:
             return run
 
     def stop(self, run_id: str | None = None) -> bool:
-        active = self.active()
-        if active is None or (run_id and active.id != run_id):
-            return False
-        self._stop.set()
+        with self._lock:  # the event and the run must belong to the same job
+            alive = self._thread is not None and self._thread.is_alive()
+            if not alive or (run_id and self._run.id != run_id):
+                return False
+            self._stop.set()
+            active = self._run
         active.log("stop requested")
         return True
 

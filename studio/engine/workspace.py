@@ -8,7 +8,6 @@ live under the workspace root.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,11 +27,6 @@ class Workspace:
     def __post_init__(self):
         self.root = Path(self.root).expanduser().resolve()
         self.extra_roots = [Path(p).expanduser().resolve() for p in self.extra_roots]
-
-    @classmethod
-    def from_env(cls) -> Workspace:
-        extra = [p for p in os.environ.get("STUDIO_ALLOW_PATHS", "").split(os.pathsep) if p]
-        return cls(Path(os.environ.get("STUDIO_WORKSPACE", Path.cwd())), extra)
 
     @property
     def runs_dir(self) -> Path:
@@ -62,6 +56,21 @@ class Workspace:
             raise PathError(f"File not found: {user_path}")
         allowed = ", ".join(str(r) for r in self.readable_roots())
         raise PathError(f"{user_path} is outside the workspace. Allowed folders: {allowed}")
+
+    def model_source(self, text: str) -> str:
+        """A model a browser user named: the bundled id or a hub id as typed, a folder only
+        inside the allowed roots (PathError otherwise)."""
+        from studio.engine.models import BUNDLED_ID, HUB_ID
+
+        text = (text or "").strip()
+        if text == BUNDLED_ID:
+            return text
+        try:
+            return str(self.resolve(text))
+        except PathError:
+            if HUB_ID.match(text) and not Path(text).expanduser().exists():
+                return text  # a hub id, fetched by transformers on a machine with internet
+            raise
 
     def writable(self, user_path: str | Path) -> Path:
         """A path for writing: inside the workspace root only, never in assets or extra roots."""

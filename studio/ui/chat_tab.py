@@ -182,6 +182,9 @@ def _answer(ctx, engine, text, st, mode, run_id, adapter_dir, model_id, system, 
     sides = sides_for(mode)
     convs = {s: [*st[s], {"role": "user", "content": text}] for s in sides}
     try:
+        model_id = (model_id or "").strip() or None
+        if model_id and model_id != _run_model(ctx, run_id):  # a run's own base is trusted
+            model_id = ctx.workspace.model_source(model_id)
         target = engine.target(model_id, (adapter_dir or "").strip() or run_id or None)
         for note in wait_for_memory(ctx, engine, target, stop, lang):
             yield (*panes(st, mode, convs), "", st, hidden, hidden, "", note, *busy)
@@ -210,6 +213,8 @@ def _stop(request: gr.Request) -> None:
 
 
 def _vote(ctx, choice, st, run_or_adapter, model_id, system, settings, lang):
+    if st.get("voted") or not st.get("pair"):  # one vote per blind answer pair
+        return gr.update(visible=False), gr.skip(), gr.skip(), st
     choice = "both_bad" if choice == "bad" else choice
     pair = BlindPair(*st["pair"])
     prompt = [m for m in st[pair.side(choice) if choice in ("a", "b") else "tuned"][:-1]]

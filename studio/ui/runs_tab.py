@@ -83,7 +83,10 @@ def _handlers(ctx):
         except (FileNotFoundError, TypeError):
             return *values, "", "", gr.update(visible=False), gr.Timer(active=False), now
         state = run.status().get("state")
-        yaml_text = (run.path / "config.yaml").read_text(encoding="utf-8")
+        try:
+            yaml_text = (run.path / "config.yaml").read_text(encoding="utf-8")
+        except OSError:  # deleted from another browser meanwhile
+            yaml_text = ""
         return (*values, yaml_text, rv.files_markdown(tr, lang, run),
                 gr.update(visible=state in rv.RESUMABLE), gr.Timer(active=active), now)
 

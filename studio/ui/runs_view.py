@@ -68,13 +68,16 @@ def files_markdown(tr, lang: str, run) -> str:
     """The run folder's top-level entries with sizes; folders summarized by file count."""
     lines = [f"`{run.path}`", ""]
     for entry in sorted(run.path.iterdir()):
-        if entry.is_dir():
-            files = [p for p in entry.rglob("*") if p.is_file()]
-            size = sum(p.stat().st_size for p in files)
-            lines.append(f"- `{entry.name}/` · {tr.t('runs.files.count', lang, n=len(files))}"
-                         f" · {_size(size)}")
-        else:
-            lines.append(f"- `{entry.name}` · {_size(entry.stat().st_size)}")
+        try:  # files come and go while a run trains (atomic writes, checkpoint rotation)
+            if entry.is_dir():
+                files = [p for p in entry.rglob("*") if p.is_file()]
+                size = sum(p.stat().st_size for p in files)
+                lines.append(f"- `{entry.name}/` · "
+                             f"{tr.t('runs.files.count', lang, n=len(files))} · {_size(size)}")
+            elif not entry.name.endswith(".tmp"):
+                lines.append(f"- `{entry.name}` · {_size(entry.stat().st_size)}")
+        except OSError:
+            continue
     weights = run.weights_dir()
     note = tr.t("runs.files.weights", lang, path=weights.name) if weights else \
         tr.t("runs.files.no_weights", lang)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from studio.engine import evaluate as ev
 from studio.engine.evaluate_job import ScoringJob, Side, base_vs_tuned
-from studio.engine.models import BUNDLED_ID, HUB_ID, load_tokenizer
+from studio.engine.models import BUNDLED_ID, load_tokenizer
 from studio.engine.workspace import PathError
 from studio.ui import charts
 
@@ -112,15 +112,7 @@ def _data_dir(ctx, text: str) -> Path | None:
 
 
 def _model_id(ctx, text: str) -> str:
-    text = (text or "").strip()
-    if text == BUNDLED_ID:
-        return text
-    try:
-        return str(ctx.workspace.resolve(text))
-    except PathError:
-        if HUB_ID.match(text) and not Path(text).exists():
-            return text  # a hub id, fetched by transformers on a machine with internet
-        raise
+    return ctx.workspace.model_source(text)
 
 
 @functools.lru_cache(maxsize=4)
@@ -156,6 +148,8 @@ def _picked(groups) -> list[str]:
 def _sides(ctx, model: str, run: str | None, other: str) -> list[Side]:
     runs_dir = str(ctx.store.root)
     if run:
+        if not (ctx.store.root / Path(run).name / "status.json").exists() or Path(run).name != run:
+            run = str(ctx.workspace.resolve(run))  # an adapter folder: only inside the workspace
         return base_vs_tuned(_model_id(ctx, model) if model else None, run, runs_dir)
     sides = [Side(Path(model).name or model, _model_id(ctx, model))]
     if (other or "").strip():
@@ -301,7 +295,8 @@ def _wire(ctx, c: dict) -> None:
         comp.change(preview, prev_in, c["preview"], show_progress="hidden")
     c["start"].click(start, [c["bench"], c["data_dir"], c["shots"], c["fmt"], c["limit"],
                              c["dtype"], c["model"], c["run"], c["other"], lang, *groups],
-                     [c["message"], c["job"], c["timer"]], api_name="scoring_start")
+                     [c["message"], c["job"], c["timer"]], api_name="scoring_start",
+                     concurrency_limit=1)  # two clicks must not start two jobs
     poll_out = [c["progress"], c["table"], c["chart"], c["history"], c["timer"]]
     c["timer"].tick(poll, [c["job"], c["run"], lang], poll_out, api_name="scoring_poll",
                     show_progress="hidden")

@@ -73,6 +73,10 @@ def problems(workspace: Workspace, cfg: TrainConfig) -> list[str]:
         dataset_path(workspace, cfg)
     except USER_ERRORS as exc:
         errors.append(f"dataset {exc}")
+    try:
+        workspace.model_source(cfg.model)
+    except USER_ERRORS as exc:
+        errors.append(f"model {exc}")
     return errors
 
 

@@ -180,7 +180,11 @@ def _handlers(ctx):
 
     def headless(path, *values):
         try:
-            return act.headless(tf.values_to_config(values), path)
+            preset = str(tf.preset_path(ctx.workspace, path)) if path else None
+        except USER_ERRORS:
+            preset = None  # a typed name that is not a preset: show the plain command
+        try:
+            return act.headless(tf.values_to_config(values), preset)
         except USER_ERRORS as exc:
             return f"# {exc}", gr.skip()
 
