@@ -28,7 +28,8 @@ KNOWN_ERRORS = (DataError, PathError, ModelError, OSError)
 
 def empty_state() -> dict:
     return {"rows": [], "records": [], "undo": [], "source": "", "fmt": "", "slots": {},
-            "status": None, "lengths": None, "failed": {}, "max_length": 0, "shown": None}
+            "status": ("info", "data.status_idle", {}),  # re-rendered on a language switch
+            "lengths": None, "failed": {}, "max_length": 0, "shown": None}
 
 
 def guarded(msg_attr: str):
