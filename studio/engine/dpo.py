@@ -39,10 +39,10 @@ def to_dpo_args(cfg: TrainConfig, sft_args):
 
 
 def train_dpo(cfg: TrainConfig, run: Run, stop_event, dataset_path: str, resume_from) -> str:
-    from datasets import Dataset
     from transformers import PrinterCallback
     from trl import DPOTrainer
 
+    from studio.engine.sft_trainer import to_dataset
     from studio.engine.train import save_final, to_trl_args
 
     tokenizer = load_tokenizer(cfg.model, cfg.trust_remote_code)
@@ -55,8 +55,8 @@ def train_dpo(cfg: TrainConfig, run: Run, stop_event, dataset_path: str, resume_
     args = to_dpo_args(cfg, to_trl_args(cfg, run, model, bool(held)))
     callback = RunFolderCallback(run, stop_event, tokenizer, cfg.probe_prompts, cfg.probe_steps,
                                  cfg.system_prompt)
-    trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(train),
-                         eval_dataset=Dataset.from_list(held) if held else None,
+    trainer = DPOTrainer(model=model, args=args, train_dataset=to_dataset(train),
+                         eval_dataset=to_dataset(held),
                          processing_class=tokenizer, callbacks=[callback])
     trainer.remove_callback(PrinterCallback)
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)

@@ -84,11 +84,10 @@ class ScoringJob:
         return self.state == "running"
 
     def snapshot(self) -> dict:
+        # The page derives the ETA from done/total/elapsed (charts.progress_html), as for training.
         elapsed = time.time() - self.started_at if self.started_at else 0.0
-        rate = self.done / elapsed if elapsed and self.done else 0.0
-        eta = (self.total - self.done) / rate if rate and self.running else None
         return {"state": self.state, "done": self.done, "total": self.total,
-                "current": self.current, "elapsed_s": elapsed, "eta_s": eta,
+                "current": self.current, "elapsed_s": elapsed,
                 "error": self.error, "labels": list(self.results)}
 
     def _run(self) -> None:
