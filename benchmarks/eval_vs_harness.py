@@ -142,7 +142,7 @@ def run_harness(args, benchmark: str, repeats: int) -> dict:
 
 
 def run_studio(model, tokenizer, args, benchmark: str) -> tuple[dict, float]:
-    from studio.engine.evaluate import evaluate
+    from studio.engine.scoring.evaluate import evaluate
 
     start = time.perf_counter()
     result = evaluate(model, tokenizer, benchmark, Path(args.data_root) / benchmark,
@@ -152,7 +152,7 @@ def run_studio(model, tokenizer, args, benchmark: str) -> tuple[dict, float]:
 
 
 def studio_prompts(tokenizer, args, benchmark: str) -> dict:
-    from studio.engine.evaluate import build_prompt, plan
+    from studio.engine.scoring.evaluate import build_prompt, plan
 
     prompts = {}
     for e in plan(benchmark, Path(args.data_root) / benchmark,

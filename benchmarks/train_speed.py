@@ -49,7 +49,7 @@ ABLATIONS = {  # way -> (TrainConfig overrides, SpeedOptions overrides)
 
 
 def train_config(spec: dict):
-    from studio.engine.config import TrainConfig
+    from studio.engine.train.config import TrainConfig
 
     work = WORKLOADS[spec["workload"]]
     fields = {k: v for k, v in work.items() if k != "max_length"}
@@ -68,8 +68,8 @@ def run_one(spec: dict) -> dict:
     import torch
 
     from studio.engine.models import load_tokenizer
-    from studio.engine.prepare import prepare_sft_data
-    from studio.engine.speed import configure_threads
+    from studio.engine.train.prepare import prepare_sft_data
+    from studio.engine.train.speed import configure_threads
 
     cfg = train_config(spec)
     tokenizer = load_tokenizer(cfg.model)
@@ -126,7 +126,7 @@ def _trl_trainer(cfg, tokenizer, rows, out, timer):
     from trl import SFTConfig, SFTTrainer
 
     from studio.engine.models import resolve_model
-    from studio.engine.sft_trainer import to_dataset
+    from studio.engine.train.sft import to_dataset
 
     args = SFTConfig(output_dir=out, per_device_train_batch_size=cfg.batch_size,
                      max_steps=cfg.max_steps, learning_rate=cfg.learning_rate,
@@ -155,11 +155,11 @@ def _studio_trainer(cfg, way, tokenizer, rows, out, timer):
 
     from transformers import PrinterCallback
 
-    from studio.engine import prepare
-    from studio.engine.callbacks import RunFolderCallback
     from studio.engine.runs import RunStore
-    from studio.engine.sft_trainer import SpeedOptions, build_sft_trainer
-    from studio.engine.train import to_trl_args
+    from studio.engine.train import prepare
+    from studio.engine.train.callbacks import RunFolderCallback
+    from studio.engine.train.job import to_trl_args
+    from studio.engine.train.sft import SpeedOptions, build_sft_trainer
 
     cfg_changes, speed_changes = ABLATIONS[way]
     cfg = dataclasses.replace(cfg, **cfg_changes)
@@ -205,7 +205,7 @@ def matmul_peak(size: int = 2048, iters: int = 12) -> float:
     """Best bf16 (fp32 without bf16 support) matmul rate of this machine, FLOP/s."""
     import torch
 
-    from studio.engine.prepare import bf16_supported
+    from studio.engine.train.prepare import bf16_supported
 
     dtype = torch.bfloat16 if bf16_supported() else torch.float32
     device = "cuda" if torch.cuda.is_available() else "cpu"

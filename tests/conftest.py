@@ -31,7 +31,7 @@ def workspace(tmp_path, monkeypatch):
 @pytest.fixture()
 def tiny_config(tiny_model_dir):
     """A TrainConfig that trains the tiny model on the identity asset in a few seconds."""
-    from studio.engine.config import TrainConfig
+    from studio.engine.train.config import TrainConfig
 
     return TrainConfig(model=str(tiny_model_dir), dataset=str(ROOT / "assets" / "identity.json"),
                        name="Nova", author="Acme Lab", max_steps=4, batch_size=4,

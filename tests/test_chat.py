@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from studio.engine.chat import ChatEngine, ChatError, Sampling, example_prompts
-from studio.engine.config import TrainConfig
+from studio.engine.chat.engine import ChatEngine, ChatError, Sampling, example_prompts
 from studio.engine.runs import RunStore
+from studio.engine.train.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = [{"role": "user", "content": "Who are you?"}]
@@ -29,7 +29,7 @@ def make_identity_run(store: RunStore, model_dir: Path, answer: str = ANSWER, st
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from studio.engine.template import tokenize_conversation
+    from studio.engine.data.template import tokenize_conversation
 
     cfg = TrainConfig(model=str(model_dir), dataset=str(ROOT / "assets" / "identity.json"),
                       name="Nova", author="Acme Lab", probe_prompts=["Who are you?"],
@@ -161,8 +161,8 @@ def test_stop_ends_the_answer(engine, run_id):
 
 
 def test_system_prompt_comes_from_the_run_unless_overridden(store, tiny_model_dir):
-    from studio.engine.chat import render_prompt
-    from studio.engine.chat_targets import resolve_target
+    from studio.engine.chat.engine import render_prompt
+    from studio.engine.chat.targets import resolve_target
     from studio.engine.models import load_tokenizer
 
     tok = load_tokenizer(str(tiny_model_dir))
@@ -228,9 +228,9 @@ def test_example_prompts_come_from_probes_and_dataset(engine, store, workspace):
 def test_votes_land_in_a_valid_preference_file(workspace, tiny_model_dir):
     from trl.data_utils import is_conversational, maybe_apply_chat_template
 
-    from studio.engine import data
+    from studio.engine.chat.votes import BlindPair, VoteError, preference_path, record_vote, tally
+    from studio.engine.data import formats as data
     from studio.engine.models import load_tokenizer
-    from studio.engine.votes import BlindPair, VoteError, preference_path, record_vote, tally
 
     answers = {"base": "I am a language model.", "tuned": ANSWER}
     prompt = [{"role": "system", "content": "Be brief."}, *QUESTION]
@@ -307,7 +307,7 @@ def test_full_weights_run_compares_two_models(tmp_path, tiny_model_dir):
 def test_training_on_this_device_is_reported(tmp_path, tiny_model_dir):
     import os
 
-    from studio.engine.chat import active_training, training_notice
+    from studio.engine.chat.engine import active_training, training_notice
 
     store = RunStore(tmp_path)
     assert training_notice(runs=store) is None

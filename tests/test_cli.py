@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from studio.engine.config import dump_yaml
+from studio.engine.train.config import dump_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.engine import config as C
+from studio.engine.train import config as C
 
 PRESETS = sorted((Path(__file__).resolve().parents[1] / "presets").glob("*.yaml"))
 

@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from studio.engine import data as D
+from studio.engine.data import formats as D
 from tests.conftest import SHARED_DATASETS
 
 SHARED = {

@@ -5,7 +5,7 @@ import dataclasses
 from safetensors.torch import load_file
 
 from studio.engine.runs import RunStore
-from studio.engine.train import run_training
+from studio.engine.train.job import run_training
 from tests.conftest import SHARED_DATASETS
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from studio.engine import evaluate as ev
-from studio.engine.evaluate_score import Item, common_prefix, score_items
 from studio.engine.models import load_model, load_tokenizer
+from studio.engine.scoring import evaluate as ev
+from studio.engine.scoring.score import Item, common_prefix, score_items
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "sample-exam"
 

@@ -12,8 +12,8 @@ import json
 import pytest
 
 from studio.cli import eval_cmd
-from studio.engine import evaluate as ev
 from studio.engine.models import BUNDLED_ID
+from studio.engine.scoring import evaluate as ev
 from tests.conftest import EVAL_DATA
 
 pytestmark = pytest.mark.skipif(not (EVAL_DATA / "mmlu").is_dir(),

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from studio.engine import evaluate as ev
-from studio.engine.evaluate_job import ScoringJob, Side, base_vs_tuned
+from studio.engine.scoring import evaluate as ev
+from studio.engine.scoring.job import ScoringJob, Side, base_vs_tuned
 
 EXAM = Path(__file__).resolve().parents[1] / "assets" / "sample-exam" / "en"
 

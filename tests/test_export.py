@@ -5,10 +5,10 @@ import torch
 from peft import PeftModel
 
 from studio.engine.errors import RunStateError
-from studio.engine.export import export_run
+from studio.engine.export.merge import export_run
 from studio.engine.models import load_model
 from studio.engine.runs import RunStore
-from studio.engine.train import run_training
+from studio.engine.train.job import run_training
 
 
 def test_export_merges_lora_into_a_standalone_model(tmp_path, tiny_config, tiny_model_dir):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from studio.engine import preview as pv
-from studio.engine.template import assistant_spans, tokenize_record
+from studio.engine.data import preview as pv
+from studio.engine.data.template import assistant_spans, tokenize_record
 
 CHAT = {"messages": [{"role": "system", "content": "你是甄嬛。"},
                      {"role": "user", "content": "你是谁？"},

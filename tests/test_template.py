@@ -1,7 +1,7 @@
 """The assistant-only mask: exactly the answers (and their end-of-turn token) are trained."""
 
+from studio.engine.data.template import tokenize_conversation, tokenize_record
 from studio.engine.models import load_tokenizer
-from studio.engine.template import tokenize_conversation, tokenize_record
 
 
 def _trained_text(tok, enc):

@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 
 from studio.engine.errors import BusyError
 from studio.engine.runs import RunStore
-from studio.engine.train import JobManager, run_training
+from studio.engine.train.job import JobManager, run_training
 
 RUN_FILES = {"config.yaml", "status.json", "metrics.jsonl", "samples.jsonl", "log.txt",
              "checkpoints", "adapter"}

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from studio.engine.speed import length_buckets, selected_cross_entropy
+from studio.engine.train.speed import length_buckets, selected_cross_entropy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,8 +56,8 @@ def test_studio_loss_and_gradients_equal_trl(tiny_config, finetuning_type):
     from trl import SFTConfig
 
     from studio.engine.models import load_tokenizer
-    from studio.engine.prepare import prepare_model, prepare_sft_data
-    from studio.engine.sft_trainer import build_sft_trainer
+    from studio.engine.train.prepare import prepare_model, prepare_sft_data
+    from studio.engine.train.sft import build_sft_trainer
 
     cfg = dataclasses.replace(tiny_config, finetuning_type=finetuning_type)
     tokenizer = load_tokenizer(cfg.model)

@@ -36,7 +36,7 @@ def studio(tmp_path_factory, tiny_model_dir):
 
 def call(client, endpoint: str, *args, lang: str = "en") -> dict:
     """Call a Data-tab endpoint; results by output name (see data_tab.OUTPUTS)."""
-    from studio.ui.data_tab import OUTPUTS
+    from studio.ui.data.tab import OUTPUTS
 
     result = client.predict(*args, lang, api_name=f"/{endpoint}")
     return dict(zip(OUTPUTS, result, strict=True))
@@ -95,7 +95,7 @@ def test_edit_delete_undo_add_and_save(studio):
     again = call(client, "data_save", "我的数据")
     assert "data-msg-error" in again["save_msg"] and "already exists" in again["save_msg"]
 
-    from studio.engine.dataset_store import list_datasets
+    from studio.engine.data.store import list_datasets
 
     assert saved["saved_path"] in list_datasets(workspace)
 

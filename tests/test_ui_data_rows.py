@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from studio.engine import dataset_edit as ed
-from studio.engine import dataset_store as store
-from studio.engine.data import DataError, read_rows
+from studio.engine.data import edit as ed
+from studio.engine.data import store
+from studio.engine.data.formats import DataError, read_rows
 from tests.conftest import SHARED_DATASETS
 
 
@@ -56,7 +56,7 @@ def test_parse_record_accepts_any_format_of_the_same_kind():
 @pytest.mark.parametrize("name,fmt", [("dpo_en_demo", "preference"), ("kto_en_demo", "messages"),
                                       ("glaive_toolcall_en_demo", "sharegpt")])
 def test_default_slots_match_the_plain_conversion(name, fmt):
-    from studio.engine.data import normalize
+    from studio.engine.data.formats import normalize
 
     rows = read_rows(SHARED_DATASETS / f"{name}.json")[:20]
     converted = store.convert(rows, fmt, store.default_slots(fmt, rows), source=name)

@@ -13,7 +13,7 @@ import pytest
 
 from studio.engine.runs import RunStore
 from studio.engine.workspace import Workspace
-from studio.ui.train_form import FORM_FIELDS
+from studio.ui.train.form import FORM_FIELDS
 from tests.ui_server import launch_studio
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -36,7 +36,7 @@ def fake_run(store: RunStore, cfg, state: str, losses: list[float], pid: int | N
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
-    from studio.engine.config import TrainConfig
+    from studio.engine.train.config import TrainConfig
 
     ws = Workspace(tmp_path_factory.mktemp("ws"))
     store = RunStore(ws.runs_dir)

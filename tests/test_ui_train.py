@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from studio.engine.config import TrainConfig
+from studio.engine.train.config import TrainConfig
 from studio.engine.workspace import PRESETS, Workspace
-from studio.ui.train_form import FORM_FIELDS
+from studio.ui.train.form import FORM_FIELDS
 from tests.conftest import SHARED_DATASETS
 from tests.ui_server import launch_studio
 

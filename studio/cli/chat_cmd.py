@@ -38,7 +38,7 @@ def register(sub) -> None:
 
 
 def chat(args) -> int:
-    from studio.engine.chat import ChatEngine, ChatError, Sampling, training_notice
+    from studio.engine.chat.engine import ChatEngine, ChatError, Sampling, training_notice
     from studio.engine.runs import RunStore
 
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt

@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from studio.engine.evaluate import BENCHMARKS, DTYPES, FORMATS
+from studio.engine.scoring.evaluate import BENCHMARKS, DTYPES, FORMATS
 
 
 def register(subparsers) -> None:
@@ -39,7 +39,13 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from studio.engine.evaluate import evaluate, load_for_eval, plan, resolve_adapter, save_result
+    from studio.engine.scoring.evaluate import (
+        evaluate,
+        load_for_eval,
+        plan,
+        resolve_adapter,
+        save_result,
+    )
 
     subjects = [s.strip() for s in args.subjects.split(",") if s.strip()] if args.subjects else None
     plan(args.benchmark, args.data_dir, subjects, args.split, args.shots, args.limit)  # fail fast

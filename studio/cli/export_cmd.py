@@ -16,7 +16,7 @@ def register(sub) -> None:
 
 
 def export(args) -> int:
-    from studio.engine.export import export_run
+    from studio.engine.export.merge import export_run
 
     path = Path(args.run)
     run = Run(path) if (path / "status.json").exists() else RunStore(args.runs_dir).get(args.run)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import sys
 import threading
 
-from studio.engine.config import check, load_yaml, with_overrides
 from studio.engine.runs import Run, RunStore
+from studio.engine.train.config import check, load_yaml, with_overrides
 
 
 def register(sub) -> None:
@@ -37,7 +37,7 @@ def resume(args) -> int:
 
     path = Path(args.run)
     run = Run(path) if (path / "status.json").exists() else RunStore(args.runs_dir).get(args.run)
-    from studio.engine.train import ensure_resumable
+    from studio.engine.train.job import ensure_resumable
 
     RunStore(run.path.parent).mark_interrupted()
     ensure_resumable(run)
@@ -52,7 +52,7 @@ def _label(config_path: str) -> str:
 
 def _follow(run: Run) -> int:
     """Train in a worker thread and print progress from the run folder, as the UI reads it."""
-    from studio.engine.train import run_training  # heavy (torch, TRL): only when training
+    from studio.engine.train.job import run_training  # heavy (torch, TRL): only when training
 
     stop = threading.Event()
     result: list[str] = []

@@ -4,12 +4,12 @@ Anything in ``USER_ERRORS`` is shown as its message alone (a form field, a toast
 anything else is a bug and keeps its traceback in the run's log.
 """
 
-from studio.engine.chat_targets import ChatError
-from studio.engine.config import ConfigError
-from studio.engine.data import DataError
-from studio.engine.evaluate_data import EvalDataError
+from studio.engine.chat.targets import ChatError
+from studio.engine.chat.votes import VoteError
+from studio.engine.data.formats import DataError
 from studio.engine.models import ModelError
-from studio.engine.votes import VoteError
+from studio.engine.scoring.data import EvalDataError
+from studio.engine.train.config import ConfigError
 from studio.engine.workspace import PathError
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from studio.engine.config import TrainConfig, dump_yaml, load_yaml
+from studio.engine.train.config import TrainConfig, dump_yaml, load_yaml
 
 STATES = ("queued", "running", "completed", "stopped", "failed", "interrupted")
 ACTIVE = ("queued", "running")

@@ -45,7 +45,7 @@ def build_app(ctx: StudioContext) -> gr.Blocks:
             ctx.shared["tabs"] = tabs  # so a tab can send the user to another (Runs -> Train)
             for name in TABS:
                 with tr(gr.Tab, texts={"label": f"tab.{name}"}, id=name):
-                    importlib.import_module(f"studio.ui.{name}_tab").build(ctx)
+                    importlib.import_module(f"studio.ui.{name}.tab").build(ctx)
         ctx.lang.change(tr.updates, inputs=ctx.lang, outputs=tr.components,
                         show_progress="hidden")
         demo.load(None, js=DETECT_LANG, outputs=ctx.lang)

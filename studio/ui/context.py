@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from studio.engine.runs import RunStore
-from studio.engine.train import JobManager
+from studio.engine.train.job import JobManager
 from studio.engine.workspace import Workspace
 from studio.ui.i18n import Translator
 

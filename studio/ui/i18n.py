@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from studio.engine.config import FIELDS
+from studio.engine.train.config import FIELDS
 
 LANGS = {"en": "English", "zh": "中文"}
 LOCALES = Path(__file__).with_name("locales")

@@ -1,0 +1,286 @@
+"""Chat with a base model and its fine-tuned version, streamed token by token.
+
+``ChatEngine`` keeps one copy of the base weights in memory. A run's LoRA adapter is loaded onto
+it with PEFT, so the tuned answer is the model with the adapter on and the base answer the same
+model with it off; switching runs loads only the new adapter (a few are kept, least recently
+used dropped). Side by side, both answers come out of one batched forward per token (PEFT's
+per-row ``adapter_names``), each with its own sampler seeded alike, so the panes differ only by
+what fine-tuning changed. Prompts are rendered with the chat template saved beside the tuned
+weights, exactly as the trainer rendered them (``studio.engine.data.template``), the run's system
+prompt included. Nothing here imports Gradio; the chat tab and ``studio chat`` both call it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import torch
+
+from studio.engine.chat.decode import Group, Lane, Sampling, Update, decode
+from studio.engine.chat.targets import (
+    ChatError,
+    Target,
+    active_training,
+    example_prompts,
+    finished_runs,
+    resolve_target,
+    training_notice,
+)
+from studio.engine.models import ModelError, load_model, load_tokenizer, resolve_model
+
+__all__ = ["SIDES", "ChatEngine", "ChatError", "Sampling", "Target", "Update",
+           "active_training", "example_prompts", "finished_runs", "pick_dtype", "render_prompt",
+           "resolve_target", "training_notice"]
+
+SIDES = ("base", "tuned")
+BASE_ONLY = "__base__"  # PEFT's adapter name for "no adapter" in a mixed batch
+
+
+def pick_dtype(name: str = "auto") -> torch.dtype:
+    """``auto``: bf16 where the CPU or GPU computes it natively (decode runs ~2x faster)."""
+    if name != "auto":
+        return getattr(torch, name)
+    from studio.engine.train.prepare import bf16_supported
+
+    return torch.bfloat16 if bf16_supported() else torch.float32
+
+
+def render_prompt(tokenizer, messages: list[dict], system: str = "") -> list[int]:
+    """Token ids of the conversation plus the assistant's opening, as the trainer renders it."""
+    messages = [{"role": m["role"], "content": m["content"]} for m in messages]
+    if system and not (messages and messages[0]["role"] == "system"):
+        messages.insert(0, {"role": "system", "content": system})
+    try:
+        text = tokenizer.apply_chat_template(messages, tokenize=False,
+                                             add_generation_prompt=True)
+    except Exception as exc:  # jinja and template errors come in many types
+        raise ChatError(f"The model's chat template cannot render this conversation: "
+                        f"{exc}") from exc
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+class ChatEngine:
+    """One base model in memory, adapters loaded onto it on demand, answers streamed."""
+
+    def __init__(self, runs=None, workspace=None, dtype: str = "auto", device: str | None = None,
+                 max_adapters: int = 4):
+        self.runs, self.workspace = runs, workspace
+        self.dtype = pick_dtype(dtype)
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.max_adapters = max_adapters
+        self._lock = threading.Lock()  # one forward at a time on the shared weights
+        self._load_lock = threading.RLock()  # loading and unloading, never mid-forward
+        self._source: str | None = None
+        self._model = None  # the base model, wrapped as a PeftModel once an adapter is loaded
+        self._adapters: OrderedDict[str, str] = OrderedDict()  # adapter key -> PEFT name
+        self._in_use: dict[str, int] = {}
+        self._mode: str | None = None  # adapter state of the weights: "off", "mixed" or a name
+        self._full: tuple[str, object] | None = None
+        self._tokenizers: dict[str, object] = {}
+        self._counter = 0
+
+    # ------------------------------------------------------------------ public
+    def target(self, model: str | None = None, adapter: str | None = None) -> Target:
+        return resolve_target(model, adapter, self.runs, self.workspace)
+
+    def stream(self, messages: list[dict] | Mapping[str, list[dict]], *,
+               model: str | None = None, adapter: str | None = None,
+               sides: tuple[str, ...] = ("tuned",), sampling: Sampling | None = None,
+               system: str | None = None, stop: threading.Event | None = None,
+               target: Target | None = None) -> Iterator[Update]:
+        """Stream the answers of ``sides`` ("base", "tuned") to ``messages``.
+
+        ``messages`` is one conversation for every side, or a mapping side -> conversation when
+        each pane keeps its own history. ``system`` overrides the run's system prompt ("" for
+        none). Each ``Update`` carries every side's text so far.
+        """
+        started = time.perf_counter()
+        sampling = sampling or Sampling()
+        target = target or self.target(model, adapter)
+        sides = self._check(sides, sampling, target)
+        convs = {s: list(messages[s] if isinstance(messages, Mapping) else messages)
+                 for s in sides}
+        for side, conv in convs.items():
+            if not conv or conv[-1].get("role") != "user":
+                raise ChatError(f"The {side} conversation must end with a user message.")
+        tokenizer = self.tokenizer(target)
+        system = target.system_prompt if system is None else system
+        ids = {s: render_prompt(tokenizer, convs[s], system) for s in sides}
+        with self._load_lock:
+            groups, adapter_name = self._groups(target, sides, ids, sampling.seed)
+            self._in_use[adapter_name] = self._in_use.get(adapter_name, 0) + 1
+        try:
+            yield from decode(groups, tokenizer, sampling, self._stop_ids(tokenizer), self._lock,
+                              stop, started)
+        finally:
+            with self._load_lock:  # the table may have been reset by a base-model switch
+                self._in_use[adapter_name] = max(0, self._in_use.get(adapter_name, 0) - 1)
+
+    def reply(self, messages, **kwargs) -> Update:
+        """The finished answers (the last update of ``stream``)."""
+        return deque(self.stream(messages, **kwargs), maxlen=1)[0]
+
+    def tokenizer(self, target: Target):
+        """The tuned weights' own tokenizer when saved with them, else the base model's."""
+        key = str(target.tokenizer_dir or target.model_id)
+        if key not in self._tokenizers:
+            if target.tokenizer_dir:
+                from transformers import AutoTokenizer
+
+                tok = AutoTokenizer.from_pretrained(str(target.tokenizer_dir))
+            else:
+                tok = load_tokenizer(target.model_id)
+            if not tok.chat_template:
+                raise ChatError(f"{target.model_id} has no chat template, so it cannot chat. "
+                                "Pick an instruct or chat model.")
+            self._tokenizers[key] = tok
+        return self._tokenizers[key]
+
+    def missing_bytes(self, target: Target) -> int:
+        """Roughly how much memory answering for ``target`` still has to load (0 if loaded)."""
+        from studio.engine.chat.targets import weights_bytes
+
+        need = 0
+        if resolve_model(target.model_id) != self._source:
+            need += weights_bytes(target.model_id)
+        if target.full_dir and (not self._full or self._full[0] != str(target.full_dir.resolve())):
+            need += weights_bytes(str(target.full_dir))
+        return need
+
+    def loaded(self) -> dict:
+        """What is in memory now: the base source, adapters, whether full weights are."""
+        return {"base": self._source, "adapters": list(self._adapters),
+                "full": self._full[0] if self._full else None}
+
+    def unload(self) -> None:
+        with self._load_lock, self._lock:
+            self._model, self._source, self._full, self._mode = None, None, None, None
+            self._adapters.clear()
+            self._in_use.clear()
+
+    # ------------------------------------------------------------------ loading
+    def _check(self, sides, sampling: Sampling, target: Target) -> tuple[str, ...]:
+        sides = tuple(dict.fromkeys(sides))
+        if not sides or any(s not in SIDES for s in sides):
+            raise ChatError(f"sides must be among {', '.join(SIDES)}, got {sides}")
+        if "tuned" in sides and not target.has_tuned:
+            raise ChatError("No tuned model picked: choose a finished run or an adapter folder "
+                            "to see the tuned answer.")
+        problems = sampling.problems()
+        if problems:
+            raise ChatError("; ".join(problems))
+        return sides
+
+    def _base(self, model_id: str):
+        source = resolve_model(model_id)
+        if self._source != source:
+            with self._lock:
+                self._model, self._source, self._mode = None, None, None
+                self._adapters.clear()
+                self._in_use.clear()
+                model = load_model(model_id, dtype=self.dtype).to(self.device).eval()
+                self._model, self._source = model, source
+        return self._model
+
+    def _adapter(self, folder: Path) -> str:
+        weights = [p for p in folder.glob("adapter_model.*")]
+        stamp = max((p.stat().st_mtime_ns for p in weights), default=0)
+        key = f"{folder.resolve()}@{stamp}"  # a retrained folder is a new adapter
+        if key in self._adapters:
+            self._adapters.move_to_end(key)
+            return self._adapters[key]
+        self._counter += 1
+        name = f"adapter{self._counter}"
+        with self._lock:
+            try:
+                self._load_adapter(folder, name)
+            except Exception as exc:
+                base = self._source
+                # A half-injected adapter would poison the base weights: start clean next time.
+                self._model, self._source, self._mode = None, None, None
+                self._adapters.clear()
+                raise ChatError(f"The adapter in {folder} does not fit the base model {base}: "
+                                f"{_first_line(exc)}") from exc
+            self._mode = None
+            self._adapters[key] = name
+            self._evict()
+        return name
+
+    def _load_adapter(self, folder: Path, name: str) -> None:
+        from peft import PeftModel
+
+        # The adapter takes the base's dtype: PEFT's default upcasts it to fp32, which makes
+        # every bf16 LoRA matmul cast back and forth.
+        if isinstance(self._model, PeftModel):
+            self._model.load_adapter(str(folder), adapter_name=name, is_trainable=False,
+                                     autocast_adapter_dtype=False)
+        else:
+            self._model = PeftModel.from_pretrained(self._model, str(folder), adapter_name=name,
+                                                    is_trainable=False,
+                                                    autocast_adapter_dtype=False)
+        self._model.eval()
+
+    def _evict(self) -> None:
+        while len(self._adapters) > self.max_adapters:
+            key = next((k for k, n in self._adapters.items() if not self._in_use.get(n)), None)
+            if key is None:
+                return
+            self._model.delete_adapter(self._adapters.pop(key))
+
+    def _full_model(self, folder: Path):
+        key = str(folder.resolve())
+        if not self._full or self._full[0] != key:
+            self._full = None  # free the previous full model before loading the next
+            try:
+                model = load_model(str(folder), dtype=self.dtype).to(self.device).eval()
+            except ModelError as exc:
+                raise ChatError(str(exc)) from exc
+            self._full = (key, model)
+        return self._full[1]
+
+    def _set_mode(self, mode: str) -> None:
+        """Adapter state for the next forward; called under the forward lock, cheap if same."""
+        if self._mode == mode or not hasattr(self._model, "peft_config"):
+            return
+        tuner = self._model.base_model
+        if mode == "off":
+            tuner.disable_adapter_layers()
+        else:
+            tuner.enable_adapter_layers()
+            if mode != "mixed":
+                self._model.set_adapter(mode)
+        self._mode = mode
+
+    def _groups(self, target: Target, sides, ids: dict, seed: int) -> tuple[list[Group], str]:
+        base = self._base(target.model_id)
+        lanes = {s: Lane(s, ids[s], seed) for s in sides}
+        name = self._adapter(target.adapter_dir) if target.adapter_dir else ""
+        model = self._model  # wrapped by PEFT once an adapter is loaded
+        if "tuned" in lanes and target.full_dir:
+            tuned = Group(self._full_model(target.full_dir), [lanes["tuned"]])
+            if "base" not in lanes:
+                return [tuned], name
+            return [Group(base, [lanes["base"]], prepare=lambda: self._set_mode("off")),
+                    tuned], name
+        if len(lanes) == 2:
+            names = [BASE_ONLY if s == "base" else name for s in lanes]
+            return [Group(model, list(lanes.values()), adapter_names=names,
+                          prepare=lambda: self._set_mode("mixed"))], name
+        mode = name if "tuned" in lanes else "off"
+        return [Group(model, list(lanes.values()), prepare=lambda: self._set_mode(mode))], name
+
+    def _stop_ids(self, tokenizer) -> set[int]:
+        ids = {tokenizer.eos_token_id}
+        for model in (self._model, self._full[1] if self._full else None):
+            eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+            ids.update(eos if isinstance(eos, list) else [eos])
+        return {i for i in ids if i is not None}
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__

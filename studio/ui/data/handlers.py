@@ -1,0 +1,160 @@
+"""What the Data tab's buttons do: load, map columns, page, edit, undo, preview, measure, save.
+
+Each handler returns a dict of component -> update, so it touches only what changed, and runs
+inside ``guarded``, which turns any exception into a red message in the page (a stack trace goes
+to the server log, never to the user). The dataset being edited lives in a ``gr.State`` dict (one
+per browser session); what outlives the page is only what is saved into the workspace.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+import gradio as gr
+
+from studio.engine.data import edit as ed
+from studio.engine.data import store
+from studio.engine.data.formats import FORMATS, DataError, detect_format, read_rows, validate
+from studio.engine.models import ModelError
+from studio.engine.workspace import PathError
+from studio.ui.data import html as view
+
+log = logging.getLogger(__name__)
+MAX_SLOTS = 5
+KNOWN_ERRORS = (DataError, PathError, ModelError, OSError)
+
+
+def empty_state() -> dict:
+    return {"rows": [], "records": [], "undo": [], "source": "", "fmt": "", "slots": {},
+            "status": ("info", "data.status_idle", {}),  # re-rendered on a language switch
+            "lengths": None, "failed": {}, "max_length": 0, "shown": None}
+
+
+def guarded(msg_attr: str):
+    """Run a handler; on failure show the error in ``ui.<msg_attr>`` instead of raising."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def run(self, *args):
+            try:
+                return fn(self, *args)
+            except KNOWN_ERRORS as exc:
+                detail = str(exc)
+            except Exception as exc:  # a bug or a library surprise: keep the server alive
+                log.exception("Data tab: %s failed", fn.__name__)
+                detail = f"{type(exc).__name__}: {exc}"
+            lang = self.lang_of(args)
+            return {getattr(self.ui, msg_attr): view.message(
+                self.ctx.t, lang, "error", "data.error", detail=detail)}
+        return run
+    return wrap
+
+
+class DataHandlers:
+    def __init__(self, ctx, ui):
+        self.ctx, self.ui, self.t = ctx, ui, ctx.t
+
+    @staticmethod
+    def lang_of(args) -> str:
+        return next((a for a in args if a in ("en", "zh")), "en")
+
+    # ------------------------------------------------------------------ views
+
+    def view(self, state: dict, lang: str, query: str = "", page: int = 1) -> dict:
+        """Table, paging line and problems for the current records."""
+        ui, recs = self.ui, state["records"]
+        indices = ed.search(recs, query)
+        shown, page, pages = ed.page_of(indices, page)
+        kind = ed.dataset_kind(recs)
+        rows = [ed.flat_row(i + 1, recs[i]) for i in shown]
+        info = self.t("data.page_info", lang, page=page, pages=pages, shown=len(indices),
+                      total=len(recs)) if recs else self.t("data.no_rows", lang)
+        return {ui.state: state, ui.table: view.table(self.t, lang, kind, rows),
+                ui.page: page, ui.page_info: info, **self.problem_view(state, lang)}
+
+    def problem_view(self, state: dict, lang: str) -> dict:
+        items = [(p.row, p.field, p.message) for p in validate(state["records"])]
+        lengths, limit = state["lengths"], state["max_length"]
+        if lengths is not None:
+            items += [(i + 1, "tokens", self.t("data.problem.too_long", lang, n=n,
+                                               max_length=limit))
+                      for i, n in enumerate(lengths) if n is not None and n > limit]
+            items += [(r, "template", msg) for r, msg in state["failed"].items()]
+        items.sort(key=lambda item: item[0])
+        rows_hit = len({r for r, _, _ in items})
+        info = (self.t("data.problems_info", lang, n=len(items), rows=rows_hit)
+                if items else self.t("data.no_problems", lang))
+        return {self.ui.problems: view.problems(self.t, lang, items),
+                self.ui.problems_info: info}
+
+    def status(self, state: dict, lang: str, level: str, key: str, **fmt) -> dict:
+        state["status"] = (level, key, fmt)  # kept so a language switch re-renders it
+        return {self.ui.status: view.message(self.t, lang, level, key, **fmt)}
+
+    def slot_updates(self, fmt: str, cols: list[str], slots: dict, lang: str) -> list:
+        names = store.SLOTS.get(fmt, ())
+        choices = [(self.t("data.none", lang), ""), *[(c, c) for c in cols]]
+        return [gr.update(visible=True, choices=choices, value=slots.get(names[k], ""),
+                          label=self.t(f"data.slot.{names[k]}", lang))
+                if k < len(names) else gr.update(visible=False, value="")
+                for k in range(MAX_SLOTS)]
+
+    # ------------------------------------------------------------------ loading
+
+    @guarded("status")
+    def load(self, source: str, fmt_choice: str, lang: str, state: dict) -> dict:
+        resolved = store.resolve_source(self.ctx.workspace, source)
+        rows = read_rows(resolved)
+        fmt = fmt_choice if fmt_choice in FORMATS else detect_format(rows)
+        slots = store.default_slots(fmt, rows)
+        records = store.convert(rows, fmt, slots, source=Path(resolved).name)
+        state = {**empty_state(), "rows": rows, "records": records, "source": source,
+                 "fmt": fmt, "slots": slots}
+        return self.loaded(state, lang, "data.loaded", detected=fmt_choice not in FORMATS)
+
+    def loaded(self, state: dict, lang: str, key: str, detected: bool = True) -> dict:
+        ui, recs, fmt = self.ui, state["records"], state["fmt"]
+        how = ("data.detected" if detected else "data.chosen", {"fmt": fmt})
+        tags = store.placeholders(recs)
+        extra = ("data.placeholders", {"names": ", ".join(tags)}) if tags else ""
+        name = Path(state["source"]).stem or "dataset"
+        out = {**self.view(state, lang),
+               **self.status(state, lang, "ok", key, n=len(recs), source=state["source"],
+                             how=how, extra=extra),
+               ui.fmt: fmt, ui.row_no: 1, ui.preview_row: 1,
+               ui.editor: ed.record_json(recs[0]), ui.edit_msg: "",
+               ui.save_name: f"{store.safe_name(name)}-edited", ui.stats: "", ui.preview: ""}
+        out.update(zip(ui.slots, self.slot_updates(fmt, store.columns(state["rows"]),
+                                                   state["slots"], lang)))
+        return out
+
+    @guarded("status")
+    def upload(self, file: str, lang: str, state: dict) -> dict:
+        if not file:
+            raise DataError("no file was uploaded")
+        source = store.store_upload(self.ctx.workspace, file)
+        out = self.load(source, "auto", lang, state)
+        out[self.ui.source] = gr.update(choices=store.list_datasets(self.ctx.workspace),
+                                        value=source)
+        return out
+
+    @guarded("status")
+    def apply_mapping(self, fmt: str, *args) -> dict:
+        *values, lang, state = args
+        if not state["rows"]:
+            raise DataError(self.t("data.load_first", lang))
+        slots = dict(zip(store.SLOTS.get(fmt, ()), values))
+        records = store.convert(state["rows"], fmt, slots, source=Path(state["source"]).name)
+        state = {**empty_state(), "rows": state["rows"], "records": records,
+                 "source": state["source"], "fmt": fmt, "slots": slots}
+        return self.loaded(state, lang, "data.remapped", detected=False)
+
+    def format_changed(self, fmt: str, lang: str, state: dict) -> list:
+        """New slots for a format picked by hand, with that format's default columns."""
+        rows = state["rows"]
+        slots = store.default_slots(fmt, rows) if fmt in store.SLOTS and rows else {}
+        return self.slot_updates(fmt, store.columns(rows), slots, lang)
+
+    def refresh_sources(self) -> dict:
+        return gr.update(choices=store.list_datasets(self.ctx.workspace))

@@ -1,0 +1,1 @@
+"""The Scoring tab: ``tab`` lays it out and wires it."""

@@ -1,0 +1,307 @@
+"""The Scoring tab: score a model, or base vs tuned, on MMLU / C-Eval / CMMLU, side by side.
+
+The form picks the benchmark and its folder, the subjects (grouped by category), shots, prompt
+format (with a live preview of the exact prompt), a per-subject limit, dtype and the models. Start
+hands the work to a ``ScoringJob`` thread and a ``gr.Timer`` polls it once a second, so the page
+stays live, shows a progress bar with ETA, and Stop keeps what was scored. Results: a table with
+per-subject and per-category accuracy and the delta, a bar chart by category, and the history of
+past scores of the chosen run.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+import uuid
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from studio.engine.models import BUNDLED_ID, load_tokenizer
+from studio.engine.scoring import evaluate as ev
+from studio.engine.scoring.job import ScoringJob, Side, base_vs_tuned
+from studio.engine.workspace import PathError
+from studio.ui import charts
+
+SAMPLES = {"mmlu": "assets/sample-exam/en", "ceval": "assets/sample-exam/zh", "cmmlu": ""}
+CAT_KEYS = {"STEM": "stem", "Humanities": "humanities", "Social Sciences": "social",
+            "Other": "other"}
+JOBS: dict[str, ScoringJob] = {}  # job id -> job; scoring is one at a time per server
+POLL_SECONDS = 1.0
+
+
+def build(ctx) -> dict:
+    tr = ctx.tr
+    c = {}
+    with gr.Row():
+        c["bench"] = tr(gr.Radio, texts={"label": "scoring.benchmark"}, value="mmlu",
+                        choices=[("MMLU", "mmlu"), ("C-Eval", "ceval"), ("CMMLU", "cmmlu")],
+                        elem_id="scoring-benchmark", scale=2)
+        c["data_dir"] = tr(gr.Textbox, texts={"label": "scoring.data_dir",
+                                              "info": "scoring.data_dir.help"},
+                           value=SAMPLES["mmlu"], elem_id="scoring-data-dir", scale=4)
+        c["load"] = tr(gr.Button, texts={"value": "scoring.load"}, scale=1, min_width=120,
+                       elem_id="scoring-load")
+    c["quick"] = tr(gr.Radio, texts={"label": "scoring.quick"}, value="all",
+                    choices=_quick_choices(ctx, "en"), elem_id="scoring-quick")
+    initial = _initial_subjects(ctx)
+    with gr.Row():
+        c["groups"] = [tr(gr.CheckboxGroup, texts={"label": f"scoring.cat.{slug}"},
+                          elem_id=f"scoring-subjects-{slug}", **initial[i])
+                       for i, slug in enumerate(CAT_KEYS.values())]
+    with gr.Row():
+        c["shots"] = tr(gr.Slider, texts={"label": "scoring.shots"}, minimum=0, maximum=5,
+                        step=1, value=5, elem_id="scoring-shots")
+        c["fmt"] = tr(gr.Radio, texts={"label": "scoring.format", "info": "scoring.format.help"},
+                      choices=list(ev.FORMATS), value="plain", elem_id="scoring-format")
+        c["limit"] = tr(gr.Number, texts={"label": "scoring.limit", "info": "scoring.limit.help"},
+                        value=10, precision=0, minimum=0, elem_id="scoring-limit")
+        c["dtype"] = tr(gr.Radio, texts={"label": "scoring.dtype", "info": "scoring.dtype.help"},
+                        choices=list(ev.DTYPES[:3]), value="auto", elem_id="scoring-dtype")
+    with tr(gr.Accordion, texts={"label": "scoring.preview"}, open=False):
+        c["preview"] = gr.Textbox(lines=10, max_lines=18, interactive=False, show_label=False,
+                                  elem_id="scoring-preview")
+    with gr.Row():
+        c["model"] = tr(gr.Textbox, texts={"label": "scoring.model", "info": "scoring.model.help"},
+                        value=BUNDLED_ID, elem_id="scoring-model")
+        c["run"] = tr(gr.Dropdown, texts={"label": "scoring.run", "info": "scoring.run.help"},
+                      choices=_runs(ctx), value=None, allow_custom_value=True,
+                      elem_id="scoring-run")
+        c["other"] = tr(gr.Textbox, texts={"label": "scoring.other", "info": "scoring.other.help"},
+                        value="", elem_id="scoring-other")
+    with gr.Row():
+        c["start"] = tr(gr.Button, texts={"value": "scoring.start"}, variant="primary",
+                        elem_id="scoring-start")
+        c["stop"] = tr(gr.Button, texts={"value": "scoring.stop"}, variant="stop",
+                       elem_id="scoring-stop")
+    c["message"] = gr.Markdown(elem_id="scoring-message")
+    c["progress"] = gr.HTML(elem_id="scoring-progress")
+    # No y_lim: Gradio 6.31 redraws a BarPlot that has one empty and upside down when the
+    # language switch re-renders the tab. The title is a Markdown line, translated with the page.
+    tr(gr.Markdown, texts={"value": "scoring.chart"}, elem_id="scoring-chart-title")
+    c["chart"] = gr.BarPlot(x="bar", y="accuracy", color="model",
+                            x_label_angle=-30, height=320, x_title=" ", y_title="%",
+                            show_label=False, elem_id="scoring-chart")
+    c["table"] = tr(gr.Dataframe, texts={"label": "scoring.table"}, interactive=False,
+                    wrap=True, max_height=420, elem_id="scoring-table")
+    c["history"] = tr(gr.Dataframe, texts={"label": "scoring.history"}, interactive=False,
+                      max_height=260, elem_id="scoring-history")
+    c["job"] = gr.Textbox(visible=False, elem_id="scoring-job")  # not State: the API needs it
+    c["timer"] = gr.Timer(POLL_SECONDS, active=False)
+    _wire(ctx, c)
+    return c
+
+
+# --- helpers (plain functions, tested through the UI API)
+
+
+def _quick_choices(ctx, lang: str) -> list[tuple[str, str]]:
+    return [(ctx.t("scoring.quick.all", lang), "all"),
+            *((ctx.t(f"scoring.cat.{slug}", lang), cat) for cat, slug in CAT_KEYS.items()),
+            (ctx.t("scoring.quick.none", lang), "none")]
+
+
+def _runs(ctx) -> list[str]:
+    return [r.id for r in ctx.store.list() if r.weights_dir() is not None]
+
+
+def _data_dir(ctx, text: str) -> Path | None:
+    """The user's folder through the workspace; empty means the hub copy."""
+    return ctx.workspace.resolve(text) if (text or "").strip() else None
+
+
+def _model_id(ctx, text: str) -> str:
+    return ctx.workspace.model_source(text)
+
+
+@functools.lru_cache(maxsize=4)
+def _tokenizer(model_id: str):
+    return load_tokenizer(model_id)
+
+
+def _subject_updates(ctx, bench: str, data_dir: str, quick: str = "all") -> list:
+    subjects = ev.list_subjects(bench, _data_dir(ctx, data_dir))
+    updates = []
+    for cat in CAT_KEYS:
+        keys = [s for s in subjects if s.category == cat]
+        chosen = [s.key for s in keys if quick in ("all", cat)]
+        updates.append(gr.update(choices=[(f"{s.key} · {s.name}" if s.name.replace(" ", "_")
+                                           != s.key else s.key, s.key) for s in keys],
+                                 value=chosen))
+    return updates
+
+
+def _initial_subjects(ctx) -> list[dict]:
+    """Choices and values of the category groups for the default sample exam."""
+    try:
+        return [{"choices": u["choices"], "value": u["value"]}
+                for u in _subject_updates(ctx, "mmlu", SAMPLES["mmlu"])]
+    except (ev.EvalDataError, PathError):
+        return [{"choices": [], "value": []} for _ in CAT_KEYS]
+
+
+def _picked(groups) -> list[str]:
+    return [key for group in groups for key in (group or [])]
+
+
+def _sides(ctx, model: str, run: str | None, other: str) -> list[Side]:
+    runs_dir = str(ctx.store.root)
+    if run:
+        if not (ctx.store.root / Path(run).name / "status.json").exists() or Path(run).name != run:
+            run = str(ctx.workspace.resolve(run))  # an adapter folder: only inside the workspace
+        return base_vs_tuned(_model_id(ctx, model) if model else None, run, runs_dir)
+    sides = [Side(Path(model).name or model, _model_id(ctx, model))]
+    if (other or "").strip():
+        sides.append(Side(Path(other).name or other, _model_id(ctx, other)))
+        if sides[0].label == sides[1].label:
+            sides[0].label, sides[1].label = "A", "B"
+    return sides
+
+
+def result_table(ctx, lang: str, results: dict) -> pd.DataFrame:
+    labels = list(results)
+    t = functools.partial(ctx.t, lang=lang)
+    head = [t("scoring.col.level"), t("scoring.col.name"), t("scoring.col.n")]
+    if len(labels) == 2:
+        rows = ev.compare(results[labels[0]], results[labels[1]])
+        data = [[t(f"scoring.level.{r['level']}"), r["name"], r["n"], _pct(r["acc_a"]),
+                 _pct(r["acc_b"]), f"{100 * r['delta']:+.1f}"] for r in rows]
+        return pd.DataFrame(data, columns=[*head, labels[0], labels[1], "Δ"])
+    if not labels:
+        return pd.DataFrame(columns=head)
+    r = results[labels[0]]
+    data = [[t("scoring.level.subject"), k, s["n"], _pct(s["acc"])]
+            for k, s in r["subjects"].items()]
+    data += [[t("scoring.level.category"), k, s["n"], _pct(s["acc"])]
+             for k, s in r["categories"].items()]
+    data.append([t("scoring.level.overall"), "overall", r["overall"]["n"],
+                 _pct(r["overall"]["acc"])])
+    return pd.DataFrame(data, columns=[*head, labels[0]])
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def chart_frame(results: dict) -> pd.DataFrame:
+    """Accuracy by category and overall, one bar per model, neighbours side by side."""
+    rows = []
+    for label, r in results.items():
+        parts = {**{k: c for k, c in r["categories"].items()}, "overall": r["overall"]}
+        rows += [{"bar": f"{cat} · {label}", "cat": cat, "accuracy": round(100 * c["acc"], 1),
+                  "model": label} for cat, c in parts.items()]
+    order = list(dict.fromkeys(row["cat"] for row in rows))
+    rows.sort(key=lambda row: (order.index(row["cat"]), list(results).index(row["model"])))
+    return pd.DataFrame(rows, columns=["bar", "cat", "accuracy", "model"])
+
+
+def history_frame(ctx, run: str | None) -> pd.DataFrame:
+    folder = ctx.store.root / Path(run).name / "eval" if run else ctx.workspace.root / "eval"
+    rows = [[time.strftime("%Y-%m-%d %H:%M", time.localtime(h["created_at"] or 0)),
+             h["benchmark"], h["split"], h["shots"], h["format"], h["label"], h["n"],
+             _pct(h["acc"])] for h in ev.history(folder)] if folder.is_dir() else []
+    return pd.DataFrame(rows, columns=["time", "benchmark", "split", "shots", "format", "model",
+                                       "n", "acc %"])
+
+
+def _progress(ctx, lang: str, snap: dict) -> str:
+    state = {"done": "completed"}.get(snap["state"], snap["state"])
+    status = {"state": state, "step": snap["done"], "total_steps": snap["total"],
+              "elapsed_s": snap["elapsed_s"], "error": snap["error"]}
+    texts = {"state": ctx.t(f"scoring.state.{snap['state']}", lang),
+             "step": snap["current"] or ctx.t("scoring.progress.questions", lang),
+             "elapsed": ctx.t("train.progress.elapsed", lang),
+             "eta": ctx.t("train.progress.eta", lang)}
+    return charts.progress_html(status, texts)
+
+
+def _wire(ctx, c: dict) -> None:
+    lang = ctx.lang
+    groups = c["groups"]
+
+    def load(bench, data_dir, quick, lang_):
+        try:
+            return *_subject_updates(ctx, bench, data_dir, quick), ""
+        except (ev.EvalDataError, PathError) as exc:
+            return *[gr.update(choices=[], value=[]) for _ in groups], f"⚠️ {exc}"
+
+    def switch(bench, data_dir, quick, lang_):
+        if data_dir in SAMPLES.values():  # follow the sample exam; keep a user's own folder
+            data_dir = SAMPLES[bench] or data_dir
+        return data_dir, *load(bench, data_dir, quick, lang_)
+
+    def preview(bench, data_dir, shots, fmt, model, *picked):
+        keys = _picked(picked)
+        if not keys:
+            return ""
+        try:
+            entry = ev.plan(bench, _data_dir(ctx, data_dir), keys[:1], None, int(shots), 1)[0]
+            tok = _tokenizer(_model_id(ctx, model)) if fmt == "chat" else None
+            return ev.build_prompt(fmt, tok, bench, entry["subject"], entry["examples"],
+                                   entry["questions"][0])
+        except Exception as exc:  # a preview never blocks the form
+            return f"({exc})"
+
+    def start(bench, data_dir, shots, fmt, limit, dtype, model, run, other, lang_, *picked):
+        if any(j.running for j in JOBS.values()):
+            return ctx.t("scoring.msg.busy", lang_), "", gr.Timer(active=False)
+        keys = _picked(picked)
+        if not keys:
+            return ctx.t("scoring.msg.no_subjects", lang_), "", gr.Timer(active=False)
+        try:
+            job = ScoringJob(_sides(ctx, model, run, other), bench, _data_dir(ctx, data_dir),
+                             keys, None, int(shots), fmt, int(limit or 0) or None, dtype,
+                             str(ctx.store.root), str(ctx.workspace.writable("eval")))
+            job.start()
+        except (ev.EvalDataError, PathError, ValueError, FileNotFoundError) as exc:
+            return f"⚠️ {exc}", "", gr.Timer(active=False)
+        job_id = uuid.uuid4().hex[:8]
+        JOBS.clear()  # only the latest job is kept in memory; results are on disk
+        JOBS[job_id] = job
+        return ctx.t("scoring.msg.started", lang_, n=job.total), job_id, gr.Timer(active=True)
+
+    def poll(job_id, run, lang_):
+        job = JOBS.get(job_id)
+        if job is None:
+            return gr.skip(), gr.skip(), gr.skip(), history_frame(ctx, run), gr.Timer(active=False)
+        snap = job.snapshot()
+        return (_progress(ctx, lang_, snap), result_table(ctx, lang_, job.results),
+                chart_frame(job.results), history_frame(ctx, run),
+                gr.Timer(active=job.running))
+
+    def stop(job_id, lang_):
+        job = JOBS.get(job_id)
+        if job and job.running:
+            job.stop()
+            return ctx.t("scoring.msg.stopping", lang_)
+        return ""
+
+    def pick_run(run, model):
+        if not run:
+            return model, history_frame(ctx, None)
+        try:
+            base = ctx.store.get(run).config().model
+        except Exception:  # a run without a readable config keeps the typed model
+            base = model
+        return base, history_frame(ctx, run)
+
+    form = [c["bench"], c["data_dir"], c["quick"], lang]
+    c["load"].click(load, form, [*groups, c["message"]], api_name="scoring_subjects")
+    c["bench"].change(switch, form, [c["data_dir"], *groups, c["message"]])
+    c["quick"].input(load, form, [*groups, c["message"]])
+    prev_in = [c["bench"], c["data_dir"], c["shots"], c["fmt"], c["model"], *groups]
+    for comp in (c["shots"], c["fmt"], *groups):
+        comp.change(preview, prev_in, c["preview"], show_progress="hidden")
+    c["start"].click(start, [c["bench"], c["data_dir"], c["shots"], c["fmt"], c["limit"],
+                             c["dtype"], c["model"], c["run"], c["other"], lang, *groups],
+                     [c["message"], c["job"], c["timer"]], api_name="scoring_start",
+                     concurrency_limit=1)  # two clicks must not start two jobs
+    poll_out = [c["progress"], c["table"], c["chart"], c["history"], c["timer"]]
+    c["timer"].tick(poll, [c["job"], c["run"], lang], poll_out, api_name="scoring_poll",
+                    show_progress="hidden")
+    c["stop"].click(stop, [c["job"], lang], c["message"], api_name="scoring_stop")
+    c["run"].change(pick_run, [c["run"], c["model"]], [c["model"], c["history"]])
+    c["run"].focus(lambda: gr.update(choices=_runs(ctx)), None, c["run"])
+    lang.change(lambda lang_: gr.update(choices=_quick_choices(ctx, lang_)), lang, c["quick"],
+                show_progress="hidden")

@@ -1,0 +1,160 @@
+"""The Train form, generated from ``TrainConfig``: one component per field, grouped like them.
+
+Each field's type and metadata pick its component (checkbox, radio, dropdown, number with its
+range, a multi-line box for lists); label and help text come from the translation table, whose
+English help is the dataclass's own. ``FORM_FIELDS`` fixes the order in which handlers receive
+and return values, so ``values_to_config`` and ``config_to_values`` are exact inverses. Presets
+are YAML files: the shipped ones in ``presets/`` and the user's own in ``<workspace>/presets``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+
+import gradio as gr
+
+from studio.engine.models import known_models
+from studio.engine.train.config import (
+    FIELDS,
+    ConfigError,
+    TrainConfig,
+    dump_yaml,
+    field_type,
+    from_dict,
+    preset_header,
+)
+from studio.engine.workspace import PRESETS, Workspace
+
+FORM_FIELDS = list(FIELDS)
+RADIO_FIELDS = ("method", "finetuning_type")
+WIDE_FIELDS = ("model", "dataset", "system_prompt", "probe_prompts", "lora_target")
+OPEN_GROUPS = ("model", "data", "method", "lora", "training")
+GROUP_ORDER = (*OPEN_GROUPS, "advanced")
+USER_PRESETS = "presets"  # folder inside the workspace; the shipped presets stay untouched
+
+
+def _component(ctx, name: str, choices: dict[str, list[str]]):
+    meta, kind = FIELDS[name].metadata, field_type(name)
+    texts = {"label": f"field.{name}.label", "info": f"field.{name}.help"}
+    default = getattr(TrainConfig(), name)
+    common = {"elem_id": f"train-{name.replace('_', '-')}", "value": default}
+    if name in choices:
+        return ctx.tr(gr.Dropdown, texts=texts, choices=choices[name], allow_custom_value=True,
+                      **common)
+    if meta["choices"] and name in RADIO_FIELDS:
+        return ctx.tr(gr.Radio, texts=texts, choices=meta["choices"], **common)
+    if meta["choices"]:
+        return ctx.tr(gr.Dropdown, texts=texts, choices=meta["choices"], **common)
+    if kind is bool:
+        return ctx.tr(gr.Checkbox, texts=texts, **common)
+    if kind in (int, float):
+        # Ranges are checked by validate(), not gr.Number's minimum/maximum: Gradio's own check
+        # fails before any handler with a message that does not say which field is wrong.
+        return ctx.tr(gr.Number, texts=texts, precision=0 if kind is int else None, **common)
+    if kind is list:
+        common["value"] = "\n".join(default)
+        return ctx.tr(gr.Textbox, texts=texts, lines=3, **common)
+    return ctx.tr(gr.Textbox, texts=texts, lines=1, **common)
+
+
+def _group_fields(group: str) -> list[str]:
+    return [n for n in FORM_FIELDS if FIELDS[n].metadata["group"] == group]
+
+
+def build_form(ctx, datasets: list[str]) -> tuple[dict, dict]:
+    """Create the form inside the current layout; returns (field -> component, group -> box)."""
+    choices = {"model": known_models(), "dataset": datasets}
+    form, boxes = {}, {}
+    for group in GROUP_ORDER:
+        box = ctx.tr(gr.Accordion, texts={"label": f"train.group.{group}"},
+                     open=group in OPEN_GROUPS, elem_id=f"train-group-{group}")
+        with box:
+            names = _group_fields(group)
+            wide = [n for n in names if n in WIDE_FIELDS]
+            for name in wide:
+                form[name] = _component(ctx, name, choices)
+            radios = [n for n in names if n in RADIO_FIELDS]
+            if radios:
+                with gr.Row(equal_height=True):
+                    for name in radios:
+                        form[name] = _component(ctx, name, choices)
+            narrow = [n for n in names if n not in WIDE_FIELDS and n not in RADIO_FIELDS]
+            for i in range(0, len(narrow), 3):  # three short fields a row fits a laptop screen
+                with gr.Row(equal_height=True):
+                    for name in narrow[i:i + 3]:
+                        form[name] = _component(ctx, name, choices)
+        boxes[group] = box
+    return {n: form[n] for n in FORM_FIELDS}, boxes
+
+
+def values_to_config(values) -> TrainConfig:
+    """The form's values (in FORM_FIELDS order) as a TrainConfig; ConfigError lists bad fields."""
+    data, errors = {}, []
+    for name, value in zip(FORM_FIELDS, values):
+        if value is None or (value == "" and field_type(name) in (int, float)):
+            errors.append(f"{name} must not be empty")
+            continue
+        data[name] = value
+    if errors:
+        raise ConfigError(errors)
+    cfg_errors = []
+    for name, value in data.items():  # coerce each field so every bad one is reported at once
+        try:
+            from_dict({name: value})
+        except ConfigError as exc:
+            cfg_errors.extend(exc.errors)
+    if cfg_errors:
+        raise ConfigError(cfg_errors)
+    return from_dict(data)
+
+
+def config_to_values(cfg: TrainConfig) -> list:
+    return [("\n".join(v) if isinstance(v, list) else v)
+            for v in (getattr(cfg, n) for n in FORM_FIELDS)]
+
+
+def visibility(method: str, finetuning_type: str) -> tuple:
+    """LoRA settings, DPO beta and freeze layers are shown only when they apply."""
+    return (gr.update(visible=finetuning_type in ("lora", "qlora")),
+            gr.update(visible=method == "dpo"),
+            gr.update(visible=finetuning_type == "freeze"))
+
+
+# ---------------------------------------------------------------------------------- presets
+def user_presets_dir(workspace: Workspace) -> Path:
+    return workspace.root / USER_PRESETS
+
+
+def list_presets(workspace: Workspace) -> list[tuple[str, str]]:
+    """(label, path) for the shipped presets, then the user's own (marked with a star)."""
+    shipped = [(p.stem, str(p)) for p in sorted(PRESETS.glob("*.yaml"))]
+    mine = [(f"★ {p.stem}", str(p)) for p in sorted(user_presets_dir(workspace).glob("*.yaml"))]
+    return shipped + mine
+
+
+def preset_path(workspace: Workspace, value: str) -> Path:
+    """The preset a dropdown value names; only files listed as presets can be read."""
+    allowed = {path for _, path in list_presets(workspace)}
+    if value not in allowed:
+        raise ConfigError([f"unknown preset {value!r}"])
+    return Path(value)
+
+
+def describe_preset(path: Path) -> str:
+    return preset_header(path) or path.stem
+
+
+def save_preset(workspace: Workspace, name: str, cfg: TrainConfig, note: str = "") -> Path:
+    """Write ``cfg`` as ``<workspace>/presets/<name>.yaml``; never replaces an existing file."""
+    slug = re.sub(r"[^\w.-]+", "-", name.strip()).strip("-.")
+    if not slug:
+        raise ConfigError(["preset name must contain a letter or digit"])
+    target = user_presets_dir(workspace) / f"{slug}.yaml"
+    if target.exists() or (PRESETS / target.name).exists():
+        raise ConfigError([f"a preset named {slug} already exists; choose another name"])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    header = note.strip() or f"Saved from the Train tab on {datetime.now():%Y-%m-%d %H:%M}."
+    target.write_text(dump_yaml(cfg, header), encoding="utf-8")
+    return target

@@ -1,0 +1,242 @@
+"""The Train tab: presets, the generated form, checks and estimate, Start/Stop/Resume, live view.
+
+The form is built from ``TrainConfig`` (``train_form``); Start turns it into a config, checks it
+and hands it to the ``JobManager``, which trains on a worker thread. From then on the page only
+reads the run folder: a ``gr.Timer`` polls it every two seconds while a run is active, and on page
+load the tab picks up the active (or latest) run, so a reopened tab or a second browser sees the
+same live run. The form, the watched run and the poll are published in ``ctx.shared`` for the
+Runs tab (clone into the form, resume and watch here).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from studio.engine.data.store import list_datasets
+from studio.engine.errors import USER_ERRORS, BusyError
+from studio.engine.train.config import load_yaml
+from studio.engine.train.estimate import estimate
+from studio.ui.train import actions as act
+from studio.ui.train import form as tf
+from studio.ui.train import live
+
+POLL_SECONDS = 2.0
+PRIVATE = {"api_visibility": "private"}  # page plumbing, not part of the studio's API
+
+
+def _default_preset(presets: list[tuple[str, str]]) -> str | None:
+    for _, path in presets:
+        if path.endswith("identity-lora.yaml"):
+            return path
+    return presets[0][1] if presets else None
+
+
+def build(ctx) -> dict:
+    tr = ctx.tr
+    presets = tf.list_presets(ctx.workspace)
+    first = _default_preset(presets)
+    with gr.Row(elem_id="train-preset-row"):
+        with gr.Column(scale=3, min_width=300):
+            preset = tr(gr.Dropdown, texts={"label": "train.preset", "info": "train.preset.help"},
+                        choices=presets, value=first, elem_id="train-preset",
+                        allow_custom_value=True)  # presets saved later join the list; checked
+            load_btn = tr(gr.Button, texts={"value": "train.preset.load"}, size="sm",
+                          variant="secondary", elem_id="train-load-preset")
+        with gr.Column(scale=7):
+            preset_info = gr.Markdown(tf.describe_preset(Path(first)) if first else "",
+                                      elem_classes=["studio-muted"], elem_id="train-preset-info")
+    with gr.Row():
+        with gr.Column(scale=5, min_width=380, elem_id="train-form"):
+            form, boxes = tf.build_form(ctx, list_datasets(ctx.workspace))
+            save = _build_save(ctx)
+        with gr.Column(scale=6, min_width=440, elem_id="train-live"):
+            with gr.Row():
+                check_btn = tr(gr.Button, texts={"value": "train.check"}, elem_id="train-check")
+                start_btn = tr(gr.Button, texts={"value": "train.start"}, variant="primary",
+                               elem_id="train-start")
+                stop_btn = tr(gr.Button, texts={"value": "train.stop"}, variant="stop",
+                              elem_id="train-stop")
+                resume_btn = tr(gr.Button, texts={"value": "train.resume"},
+                                elem_id="train-resume")
+            message = gr.Markdown(elem_id="train-message")
+            estimate_md = gr.Markdown(elem_id="train-estimate", elem_classes=["studio-card"])
+            view = live.build_live(ctx)
+            with tr(gr.Accordion, texts={"label": "train.headless"}, open=False,
+                    elem_id="train-headless"):
+                tr(gr.Markdown, texts={"value": "train.headless.help"},
+                   elem_classes=["studio-muted"])
+                command = tr(gr.Code, texts={"label": "train.headless.command"},
+                             language="shell", interactive=False, elem_id="train-command")
+                yaml_code = tr(gr.Code, texts={"label": "train.headless.yaml"}, language="yaml",
+                               interactive=False, elem_id="train-yaml")
+    watch = gr.Textbox(visible=False, elem_id="train-watch")
+    seen = gr.State(live.EMPTY)
+    timer = gr.Timer(POLL_SECONDS, active=False)
+    parts = {"form": form, "boxes": boxes, "preset": preset, "preset_info": preset_info,
+             "load_btn": load_btn, "check": check_btn, "start": start_btn, "stop": stop_btn,
+             "resume": resume_btn, "message": message, "estimate": estimate_md, "view": view,
+             "command": command, "yaml": yaml_code, "watch": watch, "seen": seen,
+             "timer": timer, **save}
+    _wire(ctx, parts)
+    return parts
+
+
+def _build_save(ctx) -> dict:
+    tr = ctx.tr
+    with tr(gr.Accordion, texts={"label": "train.save_preset"}, open=False,
+            elem_id="train-save-preset"):
+        with gr.Row(equal_height=True):
+            name = tr(gr.Textbox, texts={"label": "train.save_preset.name"}, scale=2,
+                      elem_id="train-save-name")
+            note = tr(gr.Textbox, texts={"label": "train.save_preset.note"}, scale=3)
+        button = tr(gr.Button, texts={"value": "train.save_preset.button"})
+        msg = gr.Markdown()
+    return {"save_name": name, "save_note": note, "save_btn": button, "save_msg": msg}
+
+
+# ------------------------------------------------------------------------------- handlers
+def _handlers(ctx):
+    tr = ctx.tr
+    n = len(tf.FORM_FIELDS)
+
+    def load_preset(path, lang):
+        try:
+            p = tf.preset_path(ctx.workspace, path)
+            cfg = load_yaml(p)
+        except USER_ERRORS as exc:
+            return [gr.skip()] * n + [gr.skip(), act.user_error(tr, lang, exc)]
+        done = tr.t("train.msg.preset_loaded", lang, preset=p.stem)
+        return [*tf.config_to_values(cfg), tf.describe_preset(p), done]
+
+    def describe(path):
+        try:
+            return tf.describe_preset(tf.preset_path(ctx.workspace, path))
+        except USER_ERRORS:
+            return ""
+
+    def check(*args):
+        *values, lang = args
+        try:
+            cfg = tf.values_to_config(values)
+            errors = act.problems(ctx.workspace, cfg)
+            if errors:
+                return act.format_errors(tr, lang, errors), ""
+            est = estimate(cfg, act.dataset_path(ctx.workspace, cfg), ctx.store)
+        except USER_ERRORS as exc:
+            return act.user_error(tr, lang, exc), ""
+        except Exception as exc:  # an estimate must never take the page down
+            return f"⚠ {tr.t('train.msg.no_estimate', lang)}: {exc}", ""
+        return f"✓ {tr.t('train.msg.ready', lang)}", act.estimate_text(tr, lang, est)
+
+    def start(*args):
+        *values, lang = args
+        keep = (gr.skip(), gr.skip(), gr.skip())
+        try:
+            cfg = tf.values_to_config(values)
+            errors = act.problems(ctx.workspace, cfg)
+            if errors:
+                return act.format_errors(tr, lang, errors), *keep
+            run = ctx.jobs.start(cfg, act.dataset_path(ctx.workspace, cfg))
+        except BusyError:
+            return _busy(lang), *keep
+        except USER_ERRORS as exc:
+            return act.user_error(tr, lang, exc), *keep
+        return tr.t("train.msg.started", lang, run=run.id), run.id, gr.Timer(active=True), \
+            live.EMPTY
+
+    def _busy(lang):
+        active = ctx.jobs.active()
+        return "" + tr.t("train.msg.busy", lang, run=active.id if active else "?")
+
+    def stop(run_id, lang):
+        if ctx.jobs.stop(run_id or None):
+            return tr.t("train.msg.stopping", lang)
+        return tr.t("train.msg.nothing_to_stop", lang)
+
+    def resume(run_id, lang):
+        keep = (gr.skip(), gr.skip(), gr.skip())
+        if not run_id:
+            return tr.t("train.msg.nothing_to_resume", lang), *keep
+        try:
+            cfg = ctx.store.get(run_id).config()
+            run = ctx.jobs.resume(run_id, act.dataset_path(ctx.workspace, cfg))
+        except BusyError as exc:
+            active = ctx.jobs.active()
+            return (_busy(lang) if active else f"⚠ {exc}"), *keep
+        except USER_ERRORS as exc:
+            return act.user_error(tr, lang, exc), *keep
+        return tr.t("train.msg.resumed", lang, run=run.id), run.id, gr.Timer(active=True), \
+            live.EMPTY
+
+    def poll(run_id, lang, seen):
+        values, active, now = live.snapshot(ctx, run_id, lang, seen)
+        return *values, gr.Timer(active=active), now
+
+    def on_load():
+        active = ctx.jobs.active() or next(iter(ctx.store.list()), None)
+        return active.id if active else ""
+
+    def headless(path, *values):
+        try:
+            preset = str(tf.preset_path(ctx.workspace, path)) if path else None
+        except USER_ERRORS:
+            preset = None  # a typed name that is not a preset: show the plain command
+        try:
+            return act.headless(tf.values_to_config(values), preset)
+        except USER_ERRORS as exc:
+            return f"# {exc}", gr.skip()
+
+    def save_preset(name, note, *args):
+        *values, lang = args
+        try:
+            saved = tf.save_preset(ctx.workspace, name, tf.values_to_config(values), note)
+        except USER_ERRORS as exc:
+            return act.user_error(tr, lang, exc), gr.skip()
+        choices = tf.list_presets(ctx.workspace)
+        return (tr.t("train.msg.preset_saved", lang, path=str(saved)),
+                gr.update(choices=choices, value=str(saved)))
+
+    return {k: v for k, v in locals().items() if callable(v) and not k.startswith("_")}
+
+
+def _wire(ctx, p: dict) -> None:
+    h = _handlers(ctx)
+    form = list(p["form"].values())
+    lang, watch, seen, timer = ctx.lang, p["watch"], p["seen"], p["timer"]
+    poll_io = {"fn": h["poll"], "inputs": [watch, lang, seen],
+               "outputs": [*live.outputs(p["view"]), timer, seen], "show_progress": "hidden"}
+    timer.tick(**poll_io, api_name="poll")  # first, so it owns the name "poll"
+    p["load_btn"].click(h["load_preset"], [p["preset"], lang],
+                        [*form, p["preset_info"], p["message"]], api_name="load_preset")
+    p["preset"].change(h["describe"], p["preset"], p["preset_info"], show_progress="hidden",
+                       **PRIVATE)
+    p["check"].click(h["check"], [*form, lang], [p["message"], p["estimate"]], api_name="check")
+    started = [p["message"], watch, timer, seen]
+    p["start"].click(h["start"], [*form, lang], started, api_name="start",
+                     concurrency_limit=1).then(**poll_io, **PRIVATE)
+    p["stop"].click(h["stop"], [watch, lang], p["message"], api_name="stop")
+    p["resume"].click(h["resume"], [watch, lang], started, api_name="resume",
+                      concurrency_limit=1).then(**poll_io, **PRIVATE)
+    ctx.lang.change(**poll_io, **PRIVATE)
+    loaded = gr.context.Context.root_block.load(h["on_load"], None, watch, **PRIVATE)
+    loaded = loaded.then(**poll_io, **PRIVATE)
+    loaded.then(h["headless"], [p["preset"], *form], [p["command"], p["yaml"]],
+                show_progress="hidden", api_name=False)
+    kinds = [p["form"]["method"], p["form"]["finetuning_type"]]
+    vis = [p["boxes"]["lora"], p["form"]["dpo_beta"], p["form"]["freeze_trainable_layers"]]
+    gr.on([c.change for c in kinds], tf.visibility, kinds, vis, show_progress="hidden",
+          **PRIVATE)
+    gr.on([c.change for c in form], h["headless"], [p["preset"], *form],
+          [p["command"], p["yaml"]], trigger_mode="always_last", show_progress="hidden",
+          api_name="headless", queue=False)
+    p["save_btn"].click(h["save_preset"], [p["save_name"], p["save_note"], *form, lang],
+                        [p["save_msg"], p["preset"]], api_name="save_preset")
+    saved = ctx.shared.get("data_saved_path")
+    if saved is not None:  # a dataset saved in the Data tab is offered (and picked) here
+        saved.change(lambda path: gr.update(choices=list_datasets(ctx.workspace),
+                                            **({"value": path} if path else {})),
+                     saved, p["form"]["dataset"], show_progress="hidden", **PRIVATE)
+    ctx.shared.update(train_form=p["form"], train_watch=watch, train_poll=poll_io,
+                      train_message=p["message"])
