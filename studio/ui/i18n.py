@@ -2,7 +2,9 @@
 
 The table is merged from ``locales/*.yaml`` (one file per tab, so tabs are edited apart); each key
 maps to ``{en: ..., zh: ...}``. English help for TrainConfig fields comes from the dataclass
-itself (``field.<name>.help``), so it is written once. Components created through a
+itself (``field.<name>.help``) and English error messages from ``studio.engine.errors.MESSAGES``
+(``error.<code>``), so each is written once. Engine errors are translated from their codes and
+parameters (``Translator.error``), never from their English text. Components created through a
 ``Translator`` are remembered, and switching the language updates all of them in place.
 """
 
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from studio.engine.errors import MESSAGES, Reason, StudioError
 from studio.engine.train.config import FIELDS
 
 LANGS = {"en": "English", "zh": "中文"}
@@ -39,10 +42,25 @@ class Translator:
         text = entry.get(lang) or entry.get("en") or key
         return text.format(**fmt) if fmt else text
 
+    def reason(self, reason: Reason, lang: str = "en") -> str:
+        """One engine ``Reason`` in ``lang``; nested reasons in its parameters are translated too."""
+        params = {k: self.reason(v, lang) if isinstance(v, Reason) else v
+                  for k, v in reason.params.items()}
+        return self.t(f"error.{reason.code}", lang).format(**params)
+
+    def error(self, exc: BaseException, lang: str = "en") -> str:
+        """A user error in ``lang`` (every reason, joined); any other exception as its text."""
+        if isinstance(exc, StudioError):
+            return "; ".join(self.reason(r, lang) for r in exc.reasons)
+        return str(exc)
+
     @staticmethod
     def _field_defaults(key: str) -> dict:
-        """English for ``field.<name>.label|help`` straight from TrainConfig's metadata."""
+        """English for ``field.<name>.label|help`` straight from TrainConfig's metadata, and for
+        ``error.<code>`` from the engine's messages."""
         parts = key.split(".")
+        if len(parts) == 2 and parts[0] == "error" and parts[1] in MESSAGES:
+            return {"en": MESSAGES[parts[1]]}
         if len(parts) == 3 and parts[0] == "field" and parts[1] in FIELDS:
             meta = FIELDS[parts[1]].metadata
             en = meta["help"] if parts[2] == "help" else parts[1].replace("_", " ").capitalize()
