@@ -34,7 +34,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def prepare_bundled_model() -> None:
     """Convert the bundled model before the page opens, so the first click never waits on it."""
-    from studio.engine.models import BUNDLED_ID, ModelError, resolve_model
+    from studio.engine.errors import ModelError
+    from studio.engine.models import BUNDLED_ID, resolve_model
 
     print("Preparing the bundled model (the first launch converts it once, ~20 s)...", flush=True)
     try:

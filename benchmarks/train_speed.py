@@ -5,7 +5,7 @@ and with full fine-tuning, on the same model, the same tokenized rows (the studi
 masks, so both ways learn from exactly the same tokens), the same seed, learning rate, schedule and
 number of steps, two ways: ``trl`` (SFTTrainer, SFTConfig defaults: bf16 autocast over fp32
 weights, gradient checkpointing, TRL's fused LM head over every position) and ``studio`` (the
-engine's ``prepare_model`` / ``to_trl_args`` / ``StudioSFTTrainer``, probes off). Ablations drop
+engine's ``prepare_model`` / ``to_sft_args`` / ``StudioSFTTrainer``, probes off). Ablations drop
 one studio optimization each (``studio-nobucket``, ``studio-fullhead``, ``studio-ckpt``,
 ``studio-fp32base``). Every run is its own subprocess (clean memory peak, no shared state), and
 runs alternate A, B, B, A ... so a busy shared CPU slows both alike. Tokens/s counts real (non-pad)
@@ -126,7 +126,7 @@ def _trl_trainer(cfg, tokenizer, rows, out, timer):
     from trl import SFTConfig, SFTTrainer
 
     from studio.engine.models import resolve_model
-    from studio.engine.train.sft import to_dataset
+    from studio.engine.train.prepare import to_dataset
 
     args = SFTConfig(output_dir=out, per_device_train_batch_size=cfg.batch_size,
                      max_steps=cfg.max_steps, learning_rate=cfg.learning_rate,
@@ -157,8 +157,8 @@ def _studio_trainer(cfg, way, tokenizer, rows, out, timer):
 
     from studio.engine.runs import RunStore
     from studio.engine.train import prepare
+    from studio.engine.train.args import to_sft_args
     from studio.engine.train.callbacks import RunFolderCallback
-    from studio.engine.train.job import to_trl_args
     from studio.engine.train.sft import SpeedOptions, build_sft_trainer
 
     cfg_changes, speed_changes = ABLATIONS[way]
@@ -167,7 +167,7 @@ def _studio_trainer(cfg, way, tokenizer, rows, out, timer):
     fp32_base = way == "studio-fp32base"
     model = _fp32_base(cfg, prepare) if fp32_base else prepare.prepare_model(cfg)
     callback = RunFolderCallback(run, threading.Event(), tokenizer, [], 0)
-    trainer = build_sft_trainer(model, to_trl_args(cfg, run, model, False), tokenizer, rows, [],
+    trainer = build_sft_trainer(model, to_sft_args(cfg, run, model, False), tokenizer, rows, [],
                                 [callback, timer], SpeedOptions(**speed_changes))
     trainer.remove_callback(PrinterCallback)
     return trainer
@@ -177,7 +177,7 @@ def _fp32_base(cfg, prepare):
     import torch
 
     original = prepare.pick_dtype
-    prepare.pick_dtype = lambda c: torch.float32  # load fp32; to_trl_args still asks for bf16
+    prepare.pick_dtype = lambda c: torch.float32  # load fp32; to_sft_args still asks for bf16
     try:
         return prepare.prepare_model(cfg)
     finally:

@@ -42,7 +42,7 @@ def test_data_train_live_runs(served, tiny_model_dir):
     with open_browser() as page:
         page.goto(url)
         page.get_by_role("tab", name=re.compile("Data")).click()
-        page.wait_for_timeout(500)
+        expect(page.locator("#data-load")).to_contain_text("Load", timeout=15_000)
         screenshot(page, "e2e-1-data", full_page=False)
 
         page.get_by_role("tab", name=re.compile("Train")).click()
@@ -81,5 +81,6 @@ def test_data_train_live_runs(served, tiny_model_dir):
         expect(page.locator("#runs-run-header")).to_contain_text("已完成", timeout=15_000)
         screenshot(page, "e2e-6-runs-zh")
         page.get_by_role("tab", name=re.compile("训练")).click()
-        page.wait_for_timeout(800)
+        expect(page.locator("#train-check")).to_contain_text("检查并估算", timeout=15_000)
+        expect(page.locator("#train-start")).to_contain_text("开始训练")
         screenshot(page, "e2e-7-train-zh")

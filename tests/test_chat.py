@@ -230,6 +230,7 @@ def test_votes_land_in_a_valid_preference_file(workspace, tiny_model_dir):
 
     from studio.engine.chat.votes import BlindPair, VoteError, preference_path, record_vote, tally
     from studio.engine.data import formats as data
+    from studio.engine.data.validate import validate
     from studio.engine.models import load_tokenizer
 
     answers = {"base": "I am a language model.", "tuned": ANSWER}
@@ -253,7 +254,7 @@ def test_votes_land_in_a_valid_preference_file(workspace, tiny_model_dir):
     assert rows[0]["chosen"] == [{"role": "assistant", "content": ANSWER}]
     assert rows[1]["rejected"] == [{"role": "assistant", "content": ANSWER}]
     records, fmt = data.load_records(path)
-    assert fmt == "preference" and not data.validate(records)
+    assert fmt == "preference" and not validate(records)
     tok = load_tokenizer(str(tiny_model_dir))
     assert is_conversational(rows[0])
     rendered = maybe_apply_chat_template(rows[0], tok)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from studio.engine.errors import Reason
 from studio.engine.train import config as C
 
 PRESETS = sorted((Path(__file__).resolve().parents[1] / "presets").glob("*.yaml"))
@@ -18,9 +19,11 @@ def test_defaults_are_valid_and_every_field_documented():
 
 def test_validation_names_field_and_reason():
     errors = C.validate(C.TrainConfig(learning_rate=-1, batch_size=0, dtype="int3"))
-    assert "learning_rate must be > 0.0, got -1" in errors
-    assert "batch_size must be >= 1, got 0" in errors
-    assert any(e.startswith("dtype must be one of auto") for e in errors)
+    assert Reason("field_range", {"field": "learning_rate", "op": ">", "bound": 0.0,
+                                  "got": -1}) in errors
+    assert "batch_size must be >= 1, got 0" in [str(e) for e in errors]
+    (dtype,) = [e for e in errors if e.params["field"] == "dtype"]
+    assert dtype.code == "field_choice" and str(dtype).startswith("dtype must be one of auto")
     with pytest.raises(C.ConfigError) as info:
         C.check(C.TrainConfig(val_fraction=0.9))
     assert "val_fraction must be <= 0.5, got 0.9" in str(info.value)
@@ -31,8 +34,8 @@ def test_qlora_refused_without_cuda():
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
-    assert any("qlora needs a CUDA GPU" in e for e in C.validate(C.TrainConfig(
-        finetuning_type="qlora")))
+    assert [e.code for e in C.validate(C.TrainConfig(finetuning_type="qlora"))] == [
+        "qlora_needs_cuda"]
 
 
 def test_overrides_coerce_types():
@@ -69,7 +72,7 @@ def test_bad_yaml_is_a_config_error(tmp_path):
 @pytest.mark.parametrize("preset", PRESETS, ids=[p.stem for p in PRESETS])
 def test_every_preset_loads_validates_and_explains_itself(preset):
     cfg = C.load_yaml(preset)
-    errors = [e for e in C.validate(cfg) if "qlora" not in e]  # qlora presets need a GPU
+    errors = [e for e in C.validate(cfg) if "qlora" not in e.code]  # qlora presets need a GPU
     assert errors == []
     header = C.preset_header(preset)
     assert "Purpose" in header and "Time" in header and "Tweak" in header

@@ -6,8 +6,13 @@ import pandas as pd
 import pytest
 
 from studio.engine.data import formats as D
-from tests.conftest import SHARED_DATASETS
+from studio.engine.data import store
+from studio.engine.data.read import read_rows
+from studio.engine.data.validate import ROLES, validate
+from studio.engine.errors import DataError
+from studio.engine.workspace import Workspace
 
+# The files in ../shared/datasets (see tests/conftest.py), with their format and row count.
 SHARED = {
     "identity.json": ("alpaca", 91),
     "alpaca_en_demo.json": ("alpaca", 999),
@@ -20,9 +25,9 @@ SHARED = {
 
 
 @pytest.mark.parametrize("name", sorted(SHARED))
-def test_every_shared_dataset_loads_unchanged(name):
+def test_every_shared_dataset_loads_unchanged(shared_datasets, name):
     fmt, rows = SHARED[name]
-    records, detected = D.load_records(SHARED_DATASETS / name)
+    records, detected = D.load_records(shared_datasets / name)
     assert detected == fmt and len(records) == rows
     first = records[0]
     if fmt == "preference":
@@ -30,20 +35,20 @@ def test_every_shared_dataset_loads_unchanged(name):
         assert first["chosen"][0]["role"] == "assistant" and first["rejected"]
     else:
         roles = {m["role"] for r in records for m in r["messages"]}
-        assert roles <= set(D.ROLES) and "assistant" in roles
-    serious = [p for p in D.validate(records) if "unknown role" in p.message]
+        assert roles <= set(ROLES) and "assistant" in roles
+    serious = [p for p in validate(records) if "unknown role" in p.message]
     assert serious == []
 
 
-def test_glaive_tools_go_into_the_system_turn():
-    records, _ = D.load_records(SHARED_DATASETS / "glaive_toolcall_en_demo.json")
+def test_glaive_tools_go_into_the_system_turn(shared_datasets):
+    records, _ = D.load_records(shared_datasets / "glaive_toolcall_en_demo.json")
     with_tools = [r for r in records if r["messages"][0]["role"] == "system"]
     assert with_tools and "You can call these tools" in with_tools[0]["messages"][0]["content"]
     assert any(m["role"] == "tool" for r in records for m in r["messages"])
 
 
-def test_kto_keeps_its_label():
-    records, _ = D.load_records(SHARED_DATASETS / "kto_en_demo.json")
+def test_kto_keeps_its_label(shared_datasets):
+    records, _ = D.load_records(shared_datasets / "kto_en_demo.json")
     assert {r["label"] for r in records} == {True, False}
 
 
@@ -93,22 +98,22 @@ def test_other_file_types(tmp_path, suffix):
 def test_errors_name_file_row_and_field(tmp_path):
     bad_json = tmp_path / "bad.json"
     bad_json.write_text('[{"instruction": "a", "output": "b"},\n {"instruction": }]')
-    with pytest.raises(D.DataError, match=r"bad\.json: invalid JSON at line 2"):
-        D.read_rows(bad_json)
+    with pytest.raises(DataError, match=r"bad\.json: invalid JSON at line 2"):
+        read_rows(bad_json)
     missing = tmp_path / "missing.json"
     missing.write_text(json.dumps([{"instruction": "a", "output": "b"}, {"instruction": "c"}]))
-    with pytest.raises(D.DataError, match=r"missing\.json: row 2: field 'output' is missing"):
+    with pytest.raises(DataError, match=r"missing\.json: row 2: field 'output' is missing"):
         D.load_records(missing)
     roles = tmp_path / "roles.json"
     roles.write_text(json.dumps([{"conversations": [{"from": "alien", "value": "x"}]}]))
-    with pytest.raises(D.DataError, match=r"row 1: field 'conversations' turn 1: unknown role"):
+    with pytest.raises(DataError, match=r"row 1: field 'conversations' turn 1: unknown role"):
         D.load_records(roles)
     unknown = tmp_path / "cols.json"
     unknown.write_text(json.dumps([{"question": "a", "reply": "b"}]))
-    with pytest.raises(D.DataError, match="cannot tell the format"):
+    with pytest.raises(DataError, match="cannot tell the format"):
         D.load_records(unknown)
-    with pytest.raises(D.DataError, match="file not found"):
-        D.read_rows(tmp_path / "nope.json")
+    with pytest.raises(DataError, match="file not found"):
+        read_rows(tmp_path / "nope.json")
 
 
 def test_column_mapping_fixes_unknown_columns(tmp_path):
@@ -127,7 +132,7 @@ def test_validation_lists_rows():
         {"messages": [{"role": "user", "content": "q"}, {"role": "system", "content": "s"},
                       {"role": "assistant", "content": "a"}]},
     ]
-    found = {(p.row, p.message) for p in D.validate(records)}
+    found = {(p.row, p.message) for p in validate(records)}
     assert (1, "empty answer") in found
     assert (2, "assistant turn without a user turn before it") in found
     assert (3, "unknown role 'robot'") in found
@@ -139,7 +144,10 @@ def test_placeholders_and_save_never_overwrites(tmp_path):
         [{"messages": [{"role": "assistant", "content": "I am {{name}} by {{author}}"}]}],
         {"name": "Nova", "author": "Acme"})
     assert records[0]["messages"][0]["content"] == "I am Nova by Acme"
-    path = D.save_jsonl(records, tmp_path / "out.jsonl")
+    workspace = Workspace(tmp_path)
+    path = store.save_dataset(workspace, "out", records)
     assert D.load_records(path)[0] == records
-    with pytest.raises(D.DataError, match="already exists"):
-        D.save_jsonl(records, path)
+    before = path.read_bytes()
+    with pytest.raises(DataError, match="already exists"):
+        store.save_dataset(workspace, "out", [{"text": "other"}])
+    assert path.read_bytes() == before  # the first file is untouched

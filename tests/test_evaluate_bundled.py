@@ -14,10 +14,6 @@ import pytest
 from studio.cli import eval_cmd
 from studio.engine.models import BUNDLED_ID
 from studio.engine.scoring import evaluate as ev
-from tests.conftest import EVAL_DATA
-
-pytestmark = pytest.mark.skipif(not (EVAL_DATA / "mmlu").is_dir(),
-                                reason="shared eval-data is not present")
 
 
 def _cli(argv: list[str]) -> int:
@@ -27,11 +23,11 @@ def _cli(argv: list[str]) -> int:
     return args.func(args)
 
 
-def test_scores_are_stable_run_to_run():
+def test_scores_are_stable_run_to_run(eval_data):
     model, tokenizer = ev.load_for_eval(BUNDLED_ID, dtype="float32")
     kwargs = dict(subjects=["abstract_algebra", "anatomy"], shots=1, limit=2)
-    first = ev.evaluate(model, tokenizer, "mmlu", EVAL_DATA / "mmlu", **kwargs)
-    again = ev.evaluate(model, tokenizer, "mmlu", EVAL_DATA / "mmlu", batch_size=1, **kwargs)
+    first = ev.evaluate(model, tokenizer, "mmlu", eval_data / "mmlu", **kwargs)
+    again = ev.evaluate(model, tokenizer, "mmlu", eval_data / "mmlu", batch_size=1, **kwargs)
     for key in first["subjects"]:
         a, b = first["subjects"][key], again["subjects"][key]
         assert a["predictions"] == b["predictions"] and a["acc"] == b["acc"]
@@ -40,9 +36,9 @@ def test_scores_are_stable_run_to_run():
     assert first["overall"] == again["overall"]
 
 
-def test_cli_json_is_complete(tmp_path, capsys):
+def test_cli_json_is_complete(eval_data, tmp_path, capsys):
     out = tmp_path / "ceval.json"
-    rc = _cli(["eval", "--benchmark", "ceval", "--data-dir", str(EVAL_DATA / "ceval"),
+    rc = _cli(["eval", "--benchmark", "ceval", "--data-dir", str(eval_data / "ceval"),
                "--model", BUNDLED_ID, "--subjects", "accountant,law", "--shots", "0",
                "--limit", "2", "--dtype", "float32", "--output", str(out)])
     assert rc == 0

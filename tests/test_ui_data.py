@@ -12,9 +12,9 @@ import json
 
 import pytest
 
-from tests.conftest import SHARED_DATASETS
 from tests.ui_server import launch_studio
 
+# The files in ../shared/datasets (see tests/conftest.py), with their format and row count.
 SHARED = {"alpaca_en_demo": ("alpaca", 999), "alpaca_zh_demo": ("alpaca", 1000),
           "huanhuan": ("alpaca", 3729), "identity": ("alpaca", 91),
           "dpo_en_demo": ("preference", 300), "kto_en_demo": ("messages", 300),
@@ -22,13 +22,13 @@ SHARED = {"alpaca_en_demo": ("alpaca", 999), "alpaca_zh_demo": ("alpaca", 1000),
 
 
 @pytest.fixture(scope="module")
-def studio(tmp_path_factory, tiny_model_dir):
+def studio(tmp_path_factory, tiny_model_dir, shared_roots):
     from gradio_client import Client
 
     from studio.engine.workspace import Workspace
 
     root = tmp_path_factory.mktemp("data-ws")
-    workspace = Workspace(root, [SHARED_DATASETS, tiny_model_dir.parent])
+    workspace = Workspace(root, [*shared_roots, tiny_model_dir.parent])
     demo, url = launch_studio(workspace)
     yield Client(url, verbose=False), workspace, demo
     demo.close()
@@ -43,10 +43,10 @@ def call(client, endpoint: str, *args, lang: str = "en") -> dict:
 
 
 @pytest.mark.parametrize("name", sorted(SHARED))
-def test_loads_every_shared_dataset(studio, name):
+def test_loads_every_shared_dataset(studio, shared_datasets, name):
     client, _, _ = studio
     fmt, rows = SHARED[name]
-    out = call(client, "data_load", str(SHARED_DATASETS / f"{name}.json"), "auto")
+    out = call(client, "data_load", str(shared_datasets / f"{name}.json"), "auto")
     assert "data-msg-ok" in out["status"], out["status"]
     assert f"Loaded {rows} rows" in out["status"] and f"Detected format: {fmt}" in out["status"]
     assert out["fmt"] == fmt
@@ -55,9 +55,9 @@ def test_loads_every_shared_dataset(studio, name):
     assert json.loads(out["editor"])  # row 1 opened in the editor
 
 
-def test_mapping_can_be_corrected(studio):
+def test_mapping_can_be_corrected(studio, shared_datasets):
     client, _, _ = studio
-    call(client, "data_load", str(SHARED_DATASETS / "identity.json"), "auto")
+    call(client, "data_load", str(shared_datasets / "identity.json"), "auto")
     # Swap question and answer: the table must show the old answer as the user's turn.
     out = call(client, "data_apply_mapping", "alpaca", "output", "", "instruction", "", "",)
     assert "data-msg-ok" in out["status"]
@@ -65,9 +65,9 @@ def test_mapping_can_be_corrected(studio):
     assert first[2].startswith("Hello! I am {{name}}") and first[3] == "hi"
 
 
-def test_edit_delete_undo_add_and_save(studio):
+def test_edit_delete_undo_add_and_save(studio, shared_datasets):
     client, workspace, _ = studio
-    source = SHARED_DATASETS / "alpaca_zh_demo.json"
+    source = shared_datasets / "alpaca_zh_demo.json"
     before = hashlib.sha256(source.read_bytes()).hexdigest()
     call(client, "data_load", str(source), "auto")
     opened = call(client, "data_open_row", 2)
@@ -100,9 +100,9 @@ def test_edit_delete_undo_add_and_save(studio):
     assert saved["saved_path"] in list_datasets(workspace)
 
 
-def test_preview_and_lengths_with_a_chosen_tokenizer(studio, tiny_model_dir):
+def test_preview_and_lengths_with_a_chosen_tokenizer(studio, tiny_model_dir, shared_datasets):
     client, _, _ = studio
-    call(client, "data_load", str(SHARED_DATASETS / "huanhuan.json"), "auto")
+    call(client, "data_load", str(shared_datasets / "huanhuan.json"), "auto")
     out = call(client, "data_preview", str(tiny_model_dir), 1, True)
     assert "dcfce7" in out["preview"] and "本宫" in out["preview"]  # trained colour, whole CJK
     assert "\ufffd" not in out["preview"]
@@ -118,7 +118,7 @@ def test_bad_sources_are_messages(studio, source):
     assert "data-msg-error" in out["status"] and "Traceback" not in out["status"]
 
 
-def test_bad_upload_edit_and_model_are_messages(studio, tmp_path):
+def test_bad_upload_edit_and_model_are_messages(studio, tmp_path, shared_datasets):
     from gradio_client import handle_file
 
     client, _, _ = studio
@@ -126,7 +126,7 @@ def test_bad_upload_edit_and_model_are_messages(studio, tmp_path):
     bad.write_text("[{\"instruction\": 1,", encoding="utf-8")
     out = client.predict(handle_file(str(bad)), "en", api_name="/data_upload")
     assert "invalid JSON" in out[0]
-    call(client, "data_load", str(SHARED_DATASETS / "identity.json"), "auto")
+    call(client, "data_load", str(shared_datasets / "identity.json"), "auto")
     out = call(client, "data_edit", 1, "{not json", "")
     assert "data-msg-error" in out["edit_msg"]
     out = call(client, "data_edit", 1, json.dumps({"text": "plain"}), "")
@@ -135,5 +135,5 @@ def test_bad_upload_edit_and_model_are_messages(studio, tmp_path):
     assert "does not exist" in out["edit_msg"]
     out = call(client, "data_preview", "/etc", 1, True)
     assert "data-msg-error" in out["preview"]
-    out = call(client, "data_load", str(SHARED_DATASETS / "identity.json"), "auto", lang="zh")
+    out = call(client, "data_load", str(shared_datasets / "identity.json"), "auto", lang="zh")
     assert "已从" in out["status"] and "载入 91 行" in out["status"]

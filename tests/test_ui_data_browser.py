@@ -7,19 +7,20 @@ test needs no downloaded or bundled model.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from tests.conftest import SHARED_DATASETS
 from tests.ui_server import launch_studio, open_browser, screenshot
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture()
-def studio_page(tmp_path, tiny_model_dir):
+def studio_page(tmp_path, tiny_model_dir, shared_datasets):
     from studio.engine.workspace import Workspace
 
-    workspace = Workspace(tmp_path, [SHARED_DATASETS, tiny_model_dir.parent])
+    workspace = Workspace(tmp_path, [shared_datasets, tiny_model_dir.parent])
     demo, url = launch_studio(workspace)
     try:
         with open_browser(width=1440, height=900) as page:
@@ -31,31 +32,38 @@ def studio_page(tmp_path, tiny_model_dir):
         demo.close()
 
 
-def test_data_tab_in_chromium(studio_page, tiny_model_dir):
+def test_data_tab_in_chromium(studio_page, tiny_model_dir, shared_datasets):
+    from playwright.sync_api import expect
+
     page = studio_page
     page.get_by_role("tab", name="1 · Data").click()
     model = page.get_by_label("Tokenizer of model")
     model.fill(str(tiny_model_dir))
     model.press("Enter")
     source = page.get_by_label("Dataset", exact=True)
-    source.fill(str(SHARED_DATASETS / "alpaca_zh_demo.json"))
+    source.fill(str(shared_datasets / "alpaca_zh_demo.json"))
     source.press("Enter")
     page.locator("#data-load").click()
-    page.locator("#data-status").get_by_text("Loaded 1000 rows").wait_for(timeout=20_000)
+    status = page.locator("#data-status")
+    expect(status).to_contain_text("Loaded 1000 rows", timeout=20_000)
+    expect(status).to_contain_text("Detected format: alpaca")
     page.locator("#data-stats svg").wait_for(timeout=30_000)
+    expect(page.locator("#data-stats")).to_contain_text(re.compile(r"max length \d+"))
     cell = page.locator("#data-table [role=gridcell]").filter(has_text="比较以下两位著名人物")
     cell.filter(visible=True).first.click()
-    page.locator("#data-preview").get_by_text("第 3 行", exact=False).or_(
-        page.locator("#data-preview").get_by_text("Row 3", exact=False)).wait_for(timeout=20_000)
+    preview = page.locator("#data-preview")
+    expect(preview).to_contain_text(re.compile("Row 3|第 3 行"), timeout=20_000)
+    expect(preview).to_contain_text("比较以下两位著名人物")  # the clicked row, as the model sees it
     editor_text = page.locator("#data-editor").inner_text()
-    assert '"messages"' in editor_text
+    assert '"messages"' in editor_text and "比较以下两位著名人物" in editor_text
     shot = screenshot(page, "data_tab_en")
     assert shot.stat().st_size > 10_000
 
     page.get_by_text("中文", exact=True).click()
-    page.locator("#data-status").get_by_text("已从").wait_for(timeout=10_000)
-    page.get_by_role("tab", name="1 · 数据").wait_for()
-    page.locator("#data-preview").get_by_text("参与训练").first.wait_for(timeout=10_000)
+    expect(status).to_contain_text("已从", timeout=10_000)
+    expect(status).to_contain_text("载入 1000 行")
+    expect(page.get_by_role("tab", name="1 · 数据")).to_be_visible()
+    expect(preview.get_by_text("参与训练").first).to_be_visible(timeout=10_000)
     page.get_by_role("button", name="格式与列映射").click()
-    page.get_by_label("指令列").wait_for(timeout=10_000)
+    expect(page.get_by_label("指令列")).to_be_visible(timeout=10_000)
     screenshot(page, "data_tab_zh")

@@ -8,8 +8,8 @@ import pytest
 
 from studio.engine.data import edit as ed
 from studio.engine.data import store
-from studio.engine.data.formats import DataError, read_rows
-from tests.conftest import SHARED_DATASETS
+from studio.engine.data.read import read_rows
+from studio.engine.errors import DataError
 
 
 def _chat(q: str, a: str) -> dict:
@@ -55,10 +55,10 @@ def test_parse_record_accepts_any_format_of_the_same_kind():
 
 @pytest.mark.parametrize("name,fmt", [("dpo_en_demo", "preference"), ("kto_en_demo", "messages"),
                                       ("glaive_toolcall_en_demo", "sharegpt")])
-def test_default_slots_match_the_plain_conversion(name, fmt):
+def test_default_slots_match_the_plain_conversion(shared_datasets, name, fmt):
     from studio.engine.data.formats import normalize
 
-    rows = read_rows(SHARED_DATASETS / f"{name}.json")[:20]
+    rows = read_rows(shared_datasets / f"{name}.json")[:20]
     converted = store.convert(rows, fmt, store.default_slots(fmt, rows), source=name)
     assert converted == normalize(rows, fmt)
 
@@ -83,7 +83,6 @@ def test_list_upload_and_save_never_overwrite(workspace, tmp_path_factory):
     assert first == "datasets/uploads/my-data.jsonl" and second.endswith("my-data-2.jsonl")
     listed = store.list_datasets(workspace)
     assert first in listed and "assets/identity.json" in listed
-    assert str((SHARED_DATASETS / "huanhuan.json").resolve()) in listed  # shared/ may be a link
     path = store.save_dataset(workspace, "甄嬛 v1", [{"text": "hi"}])
     assert path.name == "甄嬛-v1.jsonl" and path.parent == workspace.datasets_dir
     with pytest.raises(DataError, match="already exists"):
@@ -92,6 +91,12 @@ def test_list_upload_and_save_never_overwrite(workspace, tmp_path_factory):
     assert store.saved_path(workspace, "../../escape").parent == workspace.datasets_dir
     with pytest.raises(DataError, match="name"):
         store.saved_path(workspace, "../")
+
+
+def test_shared_datasets_are_listed_with_the_workspace_ones(workspace, shared_datasets):
+    listed = store.list_datasets(workspace)
+    assert str((shared_datasets / "huanhuan.json").resolve()) in listed  # shared/ may be a link
+    assert "assets/identity.json" in listed
 
 
 def test_sources_resolve_inside_the_workspace_or_to_the_hub(workspace):

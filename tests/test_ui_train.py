@@ -15,7 +15,6 @@ import pytest
 from studio.engine.train.config import TrainConfig
 from studio.engine.workspace import PRESETS, Workspace
 from studio.ui.train.form import FORM_FIELDS
-from tests.conftest import SHARED_DATASETS
 from tests.ui_server import launch_studio
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -24,8 +23,8 @@ INDEX = {name: i for i, name in enumerate(FORM_FIELDS)}
 
 
 @pytest.fixture(scope="module")
-def studio(tmp_path_factory, tiny_model_dir):
-    ws = Workspace(tmp_path_factory.mktemp("ws"), [SHARED_DATASETS, tiny_model_dir.parent])
+def studio(tmp_path_factory, tiny_model_dir, shared_roots):
+    ws = Workspace(tmp_path_factory.mktemp("ws"), [*shared_roots, tiny_model_dir.parent])
     demo, url = launch_studio(ws)
     try:
         yield demo.studio_ctx, gradio_client.Client(url, verbose=False)
@@ -100,10 +99,11 @@ def test_check_names_bad_fields_in_both_languages(studio, tiny_model_dir):
     _, client = studio
     values = form_values(client, tiny_model_dir, learning_rate=0, batch_size=0)
     message, estimate = client.predict(*values, "en", api_name="/check")
-    assert "**Learning rate** (`learning_rate`)" in message and "**Batch size**" in message
+    assert "- **Learning rate** must be > 0.0, got 0.0 (`learning_rate`)" in message
+    assert "- **Batch size** must be >= 1, got 0 (`batch_size`)" in message
     assert estimate == ""
     zh, _ = client.predict(*values, "zh", api_name="/check")
-    assert "学习率" in zh and "必须大于" in zh
+    assert "- **学习率** 必须 > 0.0，当前为 0.0 (`learning_rate`)" in zh
 
 
 def test_check_gives_an_estimate(studio, tiny_model_dir):

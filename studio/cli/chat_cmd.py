@@ -38,7 +38,8 @@ def register(sub) -> None:
 
 
 def chat(args) -> int:
-    from studio.engine.chat.engine import ChatEngine, ChatError, Sampling, training_notice
+    from studio.engine.chat.engine import ChatEngine, Sampling, training_notice
+    from studio.engine.errors import ChatError
     from studio.engine.runs import RunStore
 
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
@@ -51,7 +52,7 @@ def chat(args) -> int:
         target = engine.target(args.model or (None if args.adapter else BUNDLED_ID),
                                args.adapter)
         if args.compare and not target.has_tuned:
-            raise ChatError("--compare needs --adapter: a finished run or an adapter folder.")
+            raise ChatError("chat_compare_needs_adapter")
         sides = ("base", "tuned") if args.compare else (
             ("tuned",) if target.has_tuned else ("base",))
         notice = training_notice(runs=runs)

@@ -1,10 +1,8 @@
-"""``studio export RUN OUT``: a finished run as a standalone, mergeable-free model folder."""
+"""``studio export RUN OUT``: a finished run as a standalone model folder (LoRA merged in)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from studio.engine.runs import Run, RunStore
+from studio.engine.runs import RunStore
 
 
 def register(sub) -> None:
@@ -18,8 +16,7 @@ def register(sub) -> None:
 def export(args) -> int:
     from studio.engine.export.merge import export_run
 
-    path = Path(args.run)
-    run = Run(path) if (path / "status.json").exists() else RunStore(args.runs_dir).get(args.run)
+    run = RunStore(args.runs_dir).resolve(args.run)
     out = export_run(run, args.output)
     print(f"exported: {out}")
     return 0

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import sys
 import threading
+from pathlib import Path
 
 from studio.engine.runs import Run, RunStore
 from studio.engine.train.config import check, load_yaml, with_overrides
+from studio.engine.train.presets import find_preset
+from studio.engine.workspace import Workspace
 
 
 def register(sub) -> None:
     p = sub.add_parser("train", help="fine-tune from a YAML config or preset")
-    p.add_argument("config", help="a preset or a run's config.yaml")
+    p.add_argument("config", help="a YAML file (a preset, a run's config.yaml) or a preset's "
+                   "name, shipped or saved from the Train tab")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field, e.g. --set name=Nova (repeatable)")
     p.add_argument("--runs-dir", default="runs", help="where run folders go (default: runs)")
+    p.add_argument("--workspace", default=".", help="where saved presets are looked up")
     p.set_defaults(func=train)
     r = sub.add_parser("resume", help="continue a stopped or interrupted run")
     r.add_argument("run", help="run id or run folder")
@@ -27,27 +32,19 @@ def register(sub) -> None:
 
 
 def train(args) -> int:
-    cfg = check(with_overrides(load_yaml(args.config), args.set))
-    run = RunStore(args.runs_dir).create(cfg, label=_label(args.config))
+    config = find_preset(Workspace(args.workspace), args.config)
+    cfg = check(with_overrides(load_yaml(config), args.set))
+    run = RunStore(args.runs_dir).create(cfg, label=Path(config).stem)
     return _follow(run)
 
 
 def resume(args) -> int:
-    from pathlib import Path
-
-    path = Path(args.run)
-    run = Run(path) if (path / "status.json").exists() else RunStore(args.runs_dir).get(args.run)
     from studio.engine.train.job import ensure_resumable
 
+    run = RunStore(args.runs_dir).resolve(args.run)
     RunStore(run.path.parent).mark_interrupted()
     ensure_resumable(run)
     return _follow(run)
-
-
-def _label(config_path: str) -> str:
-    from pathlib import Path
-
-    return Path(config_path).stem
 
 
 def _follow(run: Run) -> int:

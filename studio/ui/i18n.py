@@ -43,7 +43,7 @@ class Translator:
         return text.format(**fmt) if fmt else text
 
     def reason(self, reason: Reason, lang: str = "en") -> str:
-        """One engine ``Reason`` in ``lang``; nested reasons in its parameters are translated too."""
+        """An engine ``Reason`` in ``lang``; reasons among its parameters are translated too."""
         params = {k: self.reason(v, lang) if isinstance(v, Reason) else v
                   for k, v in reason.params.items()}
         return self.t(f"error.{reason.code}", lang).format(**params)

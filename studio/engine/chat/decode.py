@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from studio.engine.errors import Reason
+
 
 @dataclass
 class Sampling:
@@ -31,22 +33,18 @@ class Sampling:
     repetition_penalty: float = 1.1
     seed: int = 0
 
-    def problems(self) -> list[str]:
-        out = []
-        if not 1 <= self.max_new_tokens <= 8192:
-            out.append(f"max new tokens must be between 1 and 8192, got {self.max_new_tokens}")
-        if not 0 <= self.temperature <= 5:
-            out.append(f"temperature must be between 0 and 5, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            out.append(f"top-p must be above 0 and at most 1, got {self.top_p}")
-        if self.top_k < 0:
-            out.append(f"top-k must be 0 (off) or more, got {self.top_k}")
-        if not 0 < self.repetition_penalty <= 10:
-            out.append(f"repetition penalty must be above 0 and at most 10, "
-                       f"got {self.repetition_penalty}")
-        if self.seed < 0:
-            out.append(f"seed must be 0 or more, got {self.seed}")
-        return out
+    def problems(self) -> list[Reason]:
+        """One coded reason per setting out of range (empty when all can be used)."""
+        checks = (
+            ("sampling_max_new_tokens", self.max_new_tokens, 1 <= self.max_new_tokens <= 8192),
+            ("sampling_temperature", self.temperature, 0 <= self.temperature <= 5),
+            ("sampling_top_p", self.top_p, 0 < self.top_p <= 1),
+            ("sampling_top_k", self.top_k, self.top_k >= 0),
+            ("sampling_repetition_penalty", self.repetition_penalty,
+             0 < self.repetition_penalty <= 10),
+            ("sampling_seed", self.seed, self.seed >= 0),
+        )
+        return [Reason(code, {"got": got}) for code, got, ok in checks if not ok]
 
     @property
     def greedy(self) -> bool:

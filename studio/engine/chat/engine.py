@@ -22,7 +22,6 @@ import torch
 
 from studio.engine.chat.decode import Group, Lane, Sampling, Update, decode
 from studio.engine.chat.targets import (
-    ChatError,
     Target,
     active_training,
     example_prompts,
@@ -30,7 +29,8 @@ from studio.engine.chat.targets import (
     resolve_target,
     training_notice,
 )
-from studio.engine.models import ModelError, load_model, load_tokenizer, resolve_model
+from studio.engine.errors import ChatError, ModelError
+from studio.engine.models import load_model, load_tokenizer, resolve_model
 
 __all__ = ["SIDES", "ChatEngine", "ChatError", "Sampling", "Target", "Update",
            "active_training", "example_prompts", "finished_runs", "pick_dtype", "render_prompt",
@@ -58,8 +58,7 @@ def render_prompt(tokenizer, messages: list[dict], system: str = "") -> list[int
         text = tokenizer.apply_chat_template(messages, tokenize=False,
                                              add_generation_prompt=True)
     except Exception as exc:  # jinja and template errors come in many types
-        raise ChatError(f"The model's chat template cannot render this conversation: "
-                        f"{exc}") from exc
+        raise ChatError("chat_template_render", detail=str(exc)) from exc
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
@@ -106,7 +105,7 @@ class ChatEngine:
                  for s in sides}
         for side, conv in convs.items():
             if not conv or conv[-1].get("role") != "user":
-                raise ChatError(f"The {side} conversation must end with a user message.")
+                raise ChatError("chat_conversation_end", side=side)
         tokenizer = self.tokenizer(target)
         system = target.system_prompt if system is None else system
         ids = {s: render_prompt(tokenizer, convs[s], system) for s in sides}
@@ -135,8 +134,7 @@ class ChatEngine:
             else:
                 tok = load_tokenizer(target.model_id)
             if not tok.chat_template:
-                raise ChatError(f"{target.model_id} has no chat template, so it cannot chat. "
-                                "Pick an instruct or chat model.")
+                raise ChatError("chat_no_template", model=target.model_id)
             self._tokenizers[key] = tok
         return self._tokenizers[key]
 
@@ -166,13 +164,12 @@ class ChatEngine:
     def _check(self, sides, sampling: Sampling, target: Target) -> tuple[str, ...]:
         sides = tuple(dict.fromkeys(sides))
         if not sides or any(s not in SIDES for s in sides):
-            raise ChatError(f"sides must be among {', '.join(SIDES)}, got {sides}")
+            raise ChatError("chat_sides", allowed=", ".join(SIDES), got=str(sides))
         if "tuned" in sides and not target.has_tuned:
-            raise ChatError("No tuned model picked: choose a finished run or an adapter folder "
-                            "to see the tuned answer.")
+            raise ChatError("chat_no_tuned")
         problems = sampling.problems()
         if problems:
-            raise ChatError("; ".join(problems))
+            raise ChatError(problems)
         return sides
 
     def _base(self, model_id: str):
@@ -203,8 +200,8 @@ class ChatEngine:
                 # A half-injected adapter would poison the base weights: start clean next time.
                 self._model, self._source, self._mode = None, None, None
                 self._adapters.clear()
-                raise ChatError(f"The adapter in {folder} does not fit the base model {base}: "
-                                f"{_first_line(exc)}") from exc
+                raise ChatError("chat_adapter_mismatch", folder=str(folder), base=str(base),
+                                detail=_first_line(exc)) from exc
             self._mode = None
             self._adapters[key] = name
             self._evict()
@@ -237,8 +234,8 @@ class ChatEngine:
             self._full = None  # free the previous full model before loading the next
             try:
                 model = load_model(str(folder), dtype=self.dtype).to(self.device).eval()
-            except ModelError as exc:
-                raise ChatError(str(exc)) from exc
+            except ModelError as exc:  # the model's own reasons, as a chat error
+                raise ChatError(exc.reasons) from exc
             self._full = (key, model)
         return self._full[1]
 

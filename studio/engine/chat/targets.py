@@ -13,12 +13,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from studio.engine.errors import ChatError, PathError
 from studio.engine.runs import ACTIVE, FINISHED_WITH_WEIGHTS, Run, RunStore, pid_alive
-from studio.engine.workspace import PathError, Workspace
-
-
-class ChatError(ValueError):
-    """A chat request that cannot be served; the message says what to pick or change."""
+from studio.engine.workspace import Workspace
 
 
 @dataclass
@@ -59,7 +56,7 @@ def resolve_target(model: str | None = None, adapter: str | None = None,
     adapter = (adapter or "").strip() or None
     if adapter is None:
         if model is None:
-            raise ChatError("Pick a model, or a finished run to chat with.")
+            raise ChatError("chat_no_pick")
         return Target(model_id=model)
     if runs is not None and _is_run(runs.root / Path(adapter).name) and "/" not in adapter:
         return _from_run(runs.get(adapter), model)
@@ -70,11 +67,9 @@ def resolve_target(model: str | None = None, adapter: str | None = None,
         return Target(model_id=model or _adapter_base(folder), adapter_dir=folder)
     if (folder / "config.json").exists():
         if model is None:
-            raise ChatError(f"{folder} holds full model weights: pick the base model to "
-                            "compare it with.")
+            raise ChatError("chat_full_needs_base", folder=str(folder))
         return Target(model_id=model, full_dir=folder)
-    raise ChatError(f"{folder} is not an adapter folder: it has no adapter_config.json. Pick a "
-                    "finished run, or the adapter/ folder inside one.")
+    raise ChatError("chat_not_adapter", folder=str(folder))
 
 
 def _is_run(path: Path) -> bool:
@@ -87,12 +82,11 @@ def _folder(adapter: str, workspace: Workspace | None) -> Path:
         folder = (workspace.resolve(adapter, must_exist=False) if workspace
                   else Path(adapter).expanduser())
     except PathError as exc:
-        raise ChatError(f"Adapter '{adapter}' cannot be used: {exc}") from None
+        raise ChatError("chat_adapter_unusable", adapter=adapter, reason=exc.reason) from None
     if not folder.exists():
-        raise ChatError(f"Adapter '{adapter}' was not found: give a finished run's id or a "
-                        "folder that holds adapter_config.json.")
+        raise ChatError("chat_adapter_not_found", adapter=adapter)
     if not folder.is_dir():
-        raise ChatError(f"{folder} is a file; give the folder that holds adapter_config.json.")
+        raise ChatError("chat_adapter_is_file", folder=str(folder))
     return folder
 
 
@@ -100,21 +94,20 @@ def _adapter_base(folder: Path) -> str:
     try:
         base = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise ChatError(f"{folder}/adapter_config.json cannot be read: {exc}") from None
+        raise ChatError("chat_adapter_config", folder=str(folder), detail=str(exc)) from None
     model = base.get("base_model_name_or_path")
     if not model:
-        raise ChatError(f"The adapter in {folder} does not name its base model: pick it.")
+        raise ChatError("chat_adapter_no_base", folder=str(folder))
     return model
 
 
 def _from_run(run: Run, model: str | None) -> Target:
     state = run.status().get("state")
     if state not in FINISHED_WITH_WEIGHTS:
-        raise ChatError(f"Run {run.id} is {state}: only completed or stopped runs have weights "
-                        "to chat with.")
+        raise ChatError("chat_run_state", run=run.id, state=str(state))
     weights = run.weights_dir()
     if weights is None:
-        raise ChatError(f"Run {run.id} saved no adapter or model folder.")
+        raise ChatError("chat_run_no_weights", run=run.id)
     cfg = run.config()
     is_adapter = (weights / "adapter_config.json").exists()
     return Target(model_id=model or cfg.model, adapter_dir=weights if is_adapter else None,

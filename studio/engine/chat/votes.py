@@ -19,13 +19,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from studio.engine.errors import VoteError
+
 VOTES = ("a", "b", "tie", "both_bad")
 PREFERENCE_FILE = "chat-votes.jsonl"
 _write_lock = threading.Lock()  # two tabs voting at once must not interleave half lines
-
-
-class VoteError(ValueError):
-    """A vote that cannot be recorded; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -58,11 +56,11 @@ def record_vote(workspace, vote: str, pair: BlindPair, prompt: list[dict],
     """Save one vote; returns the ledger row (``pair_saved`` says if a preference row was)."""
     vote = (vote or "").strip().lower().replace(" ", "_")
     if vote not in VOTES:
-        raise VoteError(f"vote must be one of {', '.join(VOTES)}, got {vote!r}")
+        raise VoteError("vote_choice", choices=", ".join(VOTES), got=repr(vote))
     if any(answers.get(s) is None for s in ("base", "tuned")):
-        raise VoteError("Both answers must be finished before voting.")
+        raise VoteError("vote_unfinished")
     if not prompt or prompt[-1].get("role") != "user":
-        raise VoteError("The conversation must end with the question that was answered.")
+        raise VoteError("vote_no_question")
     meta = dict(meta or {})
     now = time.time()
     winner = pair.side(vote) if vote in ("a", "b") else vote

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import math
 
-from studio.engine.data.formats import DataError, detect_format, normalize
+from studio.engine.data.formats import detect_format, normalize
+from studio.engine.errors import DataError
 
 PAGE_SIZE = 20
 CELL_CHARS = 90
@@ -112,14 +113,12 @@ def parse_record(text: str, expected_kind: str | None = None) -> dict:
     try:
         raw = json.loads(text or "")
     except json.JSONDecodeError as exc:
-        raise DataError(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") \
-            from None
+        raise DataError("edit_json", line=exc.lineno, column=exc.colno, detail=exc.msg) from None
     if not isinstance(raw, dict):
-        raise DataError("a row must be a JSON object, like {\"messages\": [...]}")
+        raise DataError("edit_not_object")
     record = normalize([raw], detect_format([raw]), source="edited row")[0]
     if expected_kind and kind(record) != expected_kind:
-        raise DataError(f"this dataset holds {expected_kind} rows; the edited row is a "
-                        f"{kind(record)} row")
+        raise DataError("edit_kind", expected=expected_kind, got=kind(record))
     return record
 
 
@@ -157,4 +156,4 @@ def undo_last(records: list[dict], undo: list) -> int | None:
 
 def _check_index(records: list[dict], index: int) -> None:
     if not 0 <= index < len(records):
-        raise DataError(f"row {index + 1} does not exist; rows go from 1 to {len(records)}")
+        raise DataError("edit_row_range", row=index + 1, total=len(records))

@@ -13,9 +13,12 @@ import re
 import shutil
 from pathlib import Path
 
-from studio.engine.data.formats import SUFFIXES, DataError, default_mapping, normalize, save_jsonl
+from studio.engine.data.formats import default_mapping, normalize
+from studio.engine.data.read import SUFFIXES
+from studio.engine.errors import DataError, PathError
+from studio.engine.io import write_jsonl_new
 from studio.engine.models import HUB_ID
-from studio.engine.workspace import ASSETS, PathError, Workspace
+from studio.engine.workspace import ASSETS, Workspace
 
 UPLOADS = "uploads"
 # The columns a person may re-map, per format. alpaca and text go to normalize() as its mapping;
@@ -57,7 +60,7 @@ def resolve_source(workspace: Workspace, source: str) -> str:
     """A readable file path, or the hub id itself; PathError for paths outside the workspace."""
     source = (source or "").strip()
     if not source:
-        raise DataError("no dataset given")
+        raise DataError("dataset_none")
     try:
         return str(workspace.resolve(source))
     except PathError:
@@ -70,7 +73,8 @@ def store_upload(workspace: Workspace, uploaded: str) -> str:
     """Copy an uploaded file into the workspace (never replacing a file) and name it there."""
     src = Path(uploaded)
     if src.suffix.lower() not in SUFFIXES:
-        raise DataError(f"unsupported file type '{src.suffix}'; use {', '.join(SUFFIXES)}")
+        raise DataError("data_suffix", path=src.name, suffix=src.suffix,
+                        allowed=", ".join(SUFFIXES))
     folder = workspace.writable(f"datasets/{UPLOADS}")
     folder.mkdir(parents=True, exist_ok=True)
     stem, target, n = safe_name(src.stem) or "upload", None, 0
@@ -107,11 +111,11 @@ def default_slots(fmt: str, rows: list[dict]) -> dict[str, str]:
 def convert(rows: list[dict], fmt: str, slots: dict[str, str], source: str) -> list[dict]:
     """Normalize ``rows`` read as ``fmt`` with the user's column choices."""
     if fmt not in SLOTS:
-        raise DataError(f"unknown format '{fmt}'; choose one of {', '.join(SLOTS)}")
+        raise DataError("data_format_choice", fmt=fmt, choices=", ".join(SLOTS))
     slots = {k: (v or "") for k, v in slots.items() if k in SLOTS[fmt]}
     missing = [k for k in SLOTS[fmt] if k in REQUIRED and not slots.get(k, k)]
     if missing:
-        raise DataError(f"choose a column for {', '.join(missing)}")
+        raise DataError("dataset_columns", slots=", ".join(missing))
     if fmt in ("alpaca", "text"):
         return normalize(rows, fmt, slots, source=source)
     return normalize(_renamed(rows, fmt, slots), fmt, source=source)
@@ -145,15 +149,19 @@ def safe_name(name: str) -> str:
 def saved_path(workspace: Workspace, name: str) -> Path:
     clean = safe_name(name)
     if not clean:
-        raise DataError("give the dataset a name")
+        raise DataError("dataset_name")
     return workspace.writable(f"datasets/{clean}.jsonl")
 
 
 def save_dataset(workspace: Workspace, name: str, records: list[dict]) -> Path:
     """Write ``records`` as ``<workspace>/datasets/<name>.jsonl``; refuses existing names."""
     if not records:
-        raise DataError("there are no rows to save")
-    return save_jsonl(records, saved_path(workspace, name))
+        raise DataError("dataset_no_rows")
+    path = saved_path(workspace, name)
+    try:
+        return write_jsonl_new(path, records)
+    except FileExistsError:
+        raise DataError("data_exists", path=str(path)) from None
 
 
 def placeholders(records: list[dict], limit: int = 200) -> list[str]:

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 from studio.engine.errors import RunStateError
+from studio.engine.io import publish_folder, staging_folder
 from studio.engine.runs import Run
 
 
@@ -18,11 +19,10 @@ def export_run(run: Run, target: str | Path) -> Path:
     """Write ``run``'s final model to ``target`` (which must not exist yet)."""
     target = Path(target)
     if target.exists():
-        raise RunStateError(f"{target} already exists; choose a new folder to export into")
+        raise RunStateError("export_exists", path=str(target))
     weights = run.weights_dir()
     if weights is None:
-        raise RunStateError(f"Run {run.id} has no final weights yet (state: "
-                            f"{run.status().get('state')}); finish or stop it first.")
+        raise RunStateError("export_no_weights", run=run.id, state=run.status().get("state"))
     if weights == run.model_dir:
         shutil.copytree(weights, target)
         return target
@@ -34,9 +34,7 @@ def export_run(run: Run, target: str | Path) -> Path:
     cfg = run.config()
     base = load_model(cfg.model, trust_remote_code=cfg.trust_remote_code)
     merged = PeftModel.from_pretrained(base, str(weights)).merge_and_unload()
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = staging_folder(target)
     merged.save_pretrained(tmp, safe_serialization=True)
     AutoTokenizer.from_pretrained(str(weights)).save_pretrained(tmp)  # saved with the adapter
-    tmp.rename(target)
-    return target
+    return publish_folder(tmp, target)

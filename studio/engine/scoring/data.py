@@ -16,14 +16,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from studio.engine.errors import EvalDataError
 from studio.engine.scoring.subjects import SUBJECTS
 
 LETTERS = ("A", "B", "C", "D")
 CATEGORIES = ("STEM", "Humanities", "Social Sciences", "Other")
-
-
-class EvalDataError(ValueError):
-    """Benchmark data that cannot be scored; the message names the file and row."""
 
 
 @dataclass(frozen=True)
@@ -68,15 +65,16 @@ def spec(benchmark: str) -> BenchmarkSpec:
     try:
         return BENCHMARKS[benchmark]
     except KeyError:
-        raise EvalDataError(
-            f"Unknown benchmark '{benchmark}': choose one of {', '.join(BENCHMARKS)}.") from None
+        raise EvalDataError("eval_benchmark_unknown", benchmark=benchmark,
+                            choices=", ".join(BENCHMARKS)) from None
 
 
 def check_split(benchmark: str, split: str | None) -> str:
     s = spec(benchmark)
     split = split or s.default_split
     if split not in s.splits:
-        raise EvalDataError(f"{benchmark} has no '{split}' split; it has {', '.join(s.splits)}.")
+        raise EvalDataError("eval_split_unknown", benchmark=benchmark, split=split,
+                            splits=", ".join(s.splits))
     return split
 
 
@@ -94,9 +92,7 @@ def _mapping(benchmark: str, data_dir: str | Path | None) -> dict[str, tuple[str
             raw = json.loads(path.read_text(encoding="utf-8"))
             table.update({k: (v["name"], v["category"]) for k, v in raw.items()})
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-            raise EvalDataError(
-                f"{path}: expected {{subject: {{\"name\": ..., \"category\": ...}}}} ({exc})"
-            ) from exc
+            raise EvalDataError("eval_mapping", path=str(path), detail=str(exc)) from exc
     return table
 
 
@@ -114,8 +110,8 @@ def list_subjects(benchmark: str, data_dir: str | Path | None = None,
     else:
         folder = Path(data_dir) / split
         if not folder.is_dir():
-            raise EvalDataError(f"{folder} does not exist: a {benchmark} folder needs "
-                                f"{'/'.join(spec(benchmark).splits)} sub-folders.")
+            raise EvalDataError("eval_folder_missing", folder=str(folder), benchmark=benchmark,
+                                splits="/".join(spec(benchmark).splits))
         tail = f"_{split}.csv" if spec(benchmark).suffix else ".csv"
         keys = [p.name[: -len(tail)] for p in folder.glob(f"*{tail}")]
     subjects = [Subject(k, *table.get(k, (k.replace("_", " "), "Other"))) for k in keys]
@@ -137,8 +133,9 @@ def load_questions(benchmark: str, data_dir: str | Path | None, subject: str, sp
     path = subject_file(benchmark, data_dir, subject, split)
     if not path.exists():
         known = [s.key for s in list_subjects(benchmark, data_dir, split)]
-        hint = f" Known subjects: {', '.join(known[:8])}{' ...' if len(known) > 8 else ''}."
-        raise EvalDataError(f"Subject '{subject}' not found: {path} does not exist.{hint}")
+        shown = ", ".join(known[:8]) + (" ..." if len(known) > 8 else "")
+        raise EvalDataError("eval_subject_not_found", subject=subject, path=str(path),
+                            known=shown)
     return _read_csv(benchmark, path, subject, need_answers)
 
 
@@ -148,21 +145,20 @@ def _read_csv(benchmark: str, path: Path, subject: str, need_answers: bool) -> l
         with open(path, encoding="utf-8-sig", newline="") as fh:
             rows = list(csv.reader(fh))
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise EvalDataError(f"{path}: not a readable UTF-8 CSV file ({exc})") from exc
+        raise EvalDataError("eval_csv_unreadable", path=str(path), detail=str(exc)) from exc
     if header:
         if not rows:
-            raise EvalDataError(f"{path}: the file is empty; expected a header row.")
+            raise EvalDataError("eval_csv_empty", path=str(path))
         columns, rows = _header_columns(path, rows[0]), rows[1:]
     else:
         columns = {"question": 0, "A": 1, "B": 2, "C": 3, "D": 4, "answer": 5}
     if need_answers and "answer" not in columns:
-        raise EvalDataError(f"{path}: there is no answer column, so this split cannot be scored "
-                            "(C-Eval's test split was released without answers: score val).")
+        raise EvalDataError("eval_no_answer_column", path=str(path))
     first_row = 2 if header else 1  # row numbers as a spreadsheet shows them
     # A blank line (a trailing one, say) is no question, but row numbers still count it.
     numbered = [(first_row + i, r) for i, r in enumerate(rows) if any(c.strip() for c in r)]
     if not numbered:
-        raise EvalDataError(f"{path}: the file has no questions.")
+        raise EvalDataError("eval_no_questions", path=str(path))
     return [_question(path, subject, i, row_no, row, columns, need_answers)
             for i, (row_no, row) in enumerate(numbered)]
 
@@ -174,8 +170,8 @@ def _header_columns(path: Path, header: list[str]) -> dict[str, int]:
         if field.lower() in lowered:
             columns[field] = lowered.index(field.lower())
         elif field != "answer":
-            raise EvalDataError(f"{path}, row 1: the header has no '{field}' column "
-                                f"(found: {', '.join(header)}).")
+            raise EvalDataError("eval_header_column", path=str(path), field=field,
+                                found=", ".join(header))
     return columns
 
 
@@ -183,13 +179,13 @@ def _question(path: Path, subject: str, index: int, row_no: int, row: list[str],
               columns: dict[str, int], need_answers: bool) -> Question:
     width = max(columns.values()) + 1
     if len(row) < width:
-        raise EvalDataError(f"{path}, row {row_no}: expected at least {width} columns, "
-                            f"found {len(row)}.")
+        raise EvalDataError("eval_row_columns", path=str(path), row=row_no, width=width,
+                            found=len(row))
     answer = row[columns["answer"]].strip().upper() if "answer" in columns else ""
     if need_answers and answer not in LETTERS:
-        shown = answer or "nothing"
-        raise EvalDataError(f"{path}, row {row_no}: the answer must be one of A, B, C, D; "
-                            f"found {shown!r}.")
+        if not answer:
+            raise EvalDataError("eval_row_no_answer", path=str(path), row=row_no)
+        raise EvalDataError("eval_row_answer", path=str(path), row=row_no, found=repr(answer))
     choices = tuple(row[columns[letter]] for letter in LETTERS)
     return Question(subject, index, row[columns["question"]], choices, answer or None)
 
@@ -198,14 +194,14 @@ def _load_hub(benchmark: str, subject: str, split: str, need_answers: bool) -> l
     """The usual hub copies; needs internet and the ``datasets`` package."""
     s = spec(benchmark)
     if subject not in SUBJECTS[benchmark]:
-        raise EvalDataError(f"Subject '{subject}' is not part of {benchmark}.")
+        raise EvalDataError("eval_subject_unknown", subject=subject, benchmark=benchmark)
     try:
         from datasets import load_dataset
 
         rows = load_dataset(s.hub_id, subject, split=s.hub_splits[split])
     except Exception as exc:  # offline, renamed dataset, missing package: one readable line
-        raise EvalDataError(f"Could not load {s.hub_id} ({subject}, {split}) from the hub: "
-                            f"{exc}. Download the files and pass their folder instead.") from exc
+        raise EvalDataError("eval_hub", hub_id=s.hub_id, subject=subject, split=split,
+                            detail=str(exc)) from exc
     where = Path(f"{s.hub_id}/{subject}/{split}")
     out = []
     for i, r in enumerate(rows):

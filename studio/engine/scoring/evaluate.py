@@ -14,11 +14,11 @@ import contextlib
 import time
 from pathlib import Path
 
+from studio.engine.errors import EvalDataError, ModelError
 from studio.engine.scoring.data import (  # noqa: F401  (re-exported: the public API)
     BENCHMARKS,
     CATEGORIES,
     LETTERS,
-    EvalDataError,
     Question,
     Subject,
     check_split,
@@ -68,7 +68,8 @@ def plan(benchmark: str, data_dir: str | Path | None, subjects: list[str] | None
     if not subjects:
         subjects = [s.key for s in list_subjects(benchmark, data_dir, split)]
         if not subjects:
-            raise EvalDataError(f"No {benchmark} subject files found in {data_dir}/{split}.")
+            raise EvalDataError("eval_no_subjects", benchmark=benchmark, data_dir=str(data_dir),
+                                split=split)
     entries = []
     for key in subjects:
         questions = load_questions(benchmark, data_dir, key, split)
@@ -79,8 +80,9 @@ def plan(benchmark: str, data_dir: str | Path | None, subjects: list[str] | None
             dev = load_questions(benchmark, data_dir, key, "dev")
             try:
                 examples = select_shots(dev, shots)
-            except ValueError as exc:
-                raise EvalDataError(f"{key}: {exc}") from exc
+            except EvalDataError as exc:
+                raise EvalDataError("eval_subject_problem", subject=key,
+                                    reason=exc.reason) from exc
         entries.append({"subject": subject_info(benchmark, data_dir, key),
                         "examples": examples, "questions": questions})
     return entries
@@ -96,7 +98,7 @@ def evaluate(model, tokenizer, benchmark: str, data_dir: str | Path | None = Non
     another thread ends the run after the current batch and the result keeps what was scored.
     """
     if fmt not in FORMATS:
-        raise EvalDataError(f"Unknown format '{fmt}': choose {' or '.join(FORMATS)}.")
+        raise EvalDataError("eval_format_unknown", fmt=fmt, choices=" or ".join(FORMATS))
     split = check_split(benchmark, split)
     entries = plan(benchmark, data_dir, subjects, split, shots, limit)
     total = sum(len(e["questions"]) for e in entries)
@@ -204,7 +206,7 @@ def torch_dtype(name: str):
     import torch
 
     if name not in DTYPES:
-        raise EvalDataError(f"Unknown dtype '{name}': choose {', '.join(DTYPES)}.")
+        raise EvalDataError("eval_dtype_unknown", dtype=name, choices=", ".join(DTYPES))
     if name == "auto":
         cuda = torch.cuda.is_available()
         return torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
@@ -227,7 +229,7 @@ def resolve_adapter(spec: str, runs_dir: str | Path | None = None) -> tuple[Path
     if run is not None:
         weights = run.weights_dir()
         if weights is None:
-            raise EvalDataError(f"Run {run.id} has no saved adapter or model yet.")
+            raise EvalDataError("eval_run_no_weights", run=run.id)
         try:
             base = run.config().model
         except Exception:  # an unreadable config: the caller must then name the model
@@ -235,8 +237,9 @@ def resolve_adapter(spec: str, runs_dir: str | Path | None = None) -> tuple[Path
         return weights, base
     if (path / "adapter_config.json").exists() or (path / "config.json").exists():
         return path, None
-    raise EvalDataError(f"'{spec}' is not a run id, a run folder or an adapter folder"
-                        + (f" (runs folder: {runs_dir})." if runs_dir else "."))
+    if runs_dir:
+        raise EvalDataError("eval_adapter_unknown", spec=spec, runs_dir=str(runs_dir))
+    raise EvalDataError("eval_adapter_unknown_bare", spec=spec)
 
 
 def load_for_eval(model_id: str | None, adapter: str | None = None, dtype: str = "auto",
@@ -246,14 +249,14 @@ def load_for_eval(model_id: str | None, adapter: str | None = None, dtype: str =
     A run that saved full weights is loaded as the model itself. With an adapter, scoring the
     base model is ``with adapter_disabled(model):`` on the same object.
     """
-    from studio.engine.models import ModelError, load_model, load_tokenizer
+    from studio.engine.models import load_model, load_tokenizer
 
     weights, base = resolve_adapter(adapter, runs_dir) if adapter else (None, None)
     if weights is not None and (weights / "config.json").exists():
         model_id, weights = str(weights), None
     model_id = model_id or base
     if not model_id:
-        raise ModelError("No model given: pass --model, or an adapter whose run names its model.")
+        raise ModelError("eval_no_model")
     model = load_model(model_id, dtype=torch_dtype(dtype))
     tokenizer = load_tokenizer(model_id)
     if weights is not None:

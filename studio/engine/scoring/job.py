@@ -17,6 +17,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from studio.engine.errors import USER_ERRORS
 from studio.engine.scoring.evaluate import (
     StopFlag,
     adapter_disabled,
@@ -53,7 +54,8 @@ class ScoringJob:
     results: dict = field(default_factory=dict)      # label -> result
     saved: dict = field(default_factory=dict)        # label -> path
     state: str = "idle"         # idle | running | done | stopped | failed
-    error: str = ""
+    error: str = ""             # the failure in English (the page translates ``failure``)
+    failure: Exception | None = field(default=None, repr=False)
     done: int = 0
     total: int = 0
     current: str = ""
@@ -103,8 +105,11 @@ class ScoringJob:
                 if self._stop.is_set():
                     break
             self.state = "stopped" if self._stop.is_set() else "done"
-        except Exception as exc:  # the page shows the message; the traceback is for the log
-            self.error = f"{type(exc).__name__}: {exc}"
+        except USER_ERRORS as exc:  # a mistake the user can fix: its message alone
+            self.error, self.failure = str(exc), exc
+            self.state = "failed"
+        except Exception as exc:  # a bug: the page shows the message, the log the traceback
+            self.error, self.failure = f"{type(exc).__name__}: {exc}", exc
             self.traceback = traceback.format_exc()
             logging.getLogger(__name__).error("scoring failed\n%s", self.traceback)
             self.state = "failed"

@@ -10,6 +10,7 @@ header as the system message, as the harness's ``--apply_chat_template`` does) a
 
 from __future__ import annotations
 
+from studio.engine.errors import EvalDataError
 from studio.engine.scoring.data import LETTERS, Question, Subject
 
 FORMATS = ("plain", "chat")
@@ -36,9 +37,9 @@ def format_question(benchmark: str, q: Question) -> str:
 def select_shots(dev: list[Question], shots: int) -> list[Question]:
     """The first ``shots`` dev questions, in file order, so every run sees the same examples."""
     if not 0 <= shots <= MAX_SHOTS:
-        raise ValueError(f"shots must be between 0 and {MAX_SHOTS}, not {shots}.")
+        raise EvalDataError("eval_shots_range", most=MAX_SHOTS, shots=shots)
     if shots > len(dev):
-        raise ValueError(f"{shots} shots asked but the dev split has only {len(dev)} questions.")
+        raise EvalDataError("eval_shots_dev", shots=shots, available=len(dev))
     return dev[:shots]
 
 
@@ -77,9 +78,9 @@ def build_prompt(fmt: str, tokenizer, benchmark: str, subject: Subject,
         return plain_prompt(benchmark, subject, examples, q)
     if fmt == "chat":
         if not getattr(tokenizer, "chat_template", None):
-            raise ValueError("The chat format needs a model with a chat template; use plain.")
+            raise EvalDataError("eval_chat_needs_template")
         return chat_prompt(tokenizer, benchmark, subject, examples, q)
-    raise ValueError(f"Unknown format '{fmt}': choose plain or chat.")
+    raise EvalDataError("eval_format_unknown", fmt=fmt, choices=" or ".join(FORMATS))
 
 
 def continuations(fmt: str) -> list[str]:

@@ -2,9 +2,10 @@
 
 Every field carries its default, help text, form group and allowed range or choices in its
 metadata. The Train form, the presets, the CLI's ``--set`` and the YAML in a run folder are all
-derived from this dataclass, so no default or limit lives twice. ``validate`` names the field and
-says why a value is refused; TRL's own config is built from this one in exactly one place
-(``studio.engine.train.to_trl_args``).
+derived from this dataclass, so no default or limit lives twice. ``validate`` returns a coded
+``Reason`` per refused value, naming the field (``{field, op, bound, got}`` for a range), so every
+front end can say why in its own language. TRL's own configs are built from this one in exactly
+one place (``studio.engine.train.args``).
 """
 
 from __future__ import annotations
@@ -17,15 +18,9 @@ from pathlib import Path
 
 import yaml
 
+from studio.engine.errors import ConfigError, Reason
+
 GROUPS = ("model", "data", "method", "lora", "training", "advanced")
-
-
-class ConfigError(ValueError):
-    """One or more fields hold values that cannot be trained with; ``errors`` lists each."""
-
-    def __init__(self, errors: list[str]):
-        self.errors = errors
-        super().__init__("; ".join(errors))
 
 
 def _f(default, help, group, *, min=None, max=None, choices=None, min_exclusive=False):
@@ -130,7 +125,7 @@ def field_type(name: str) -> type:
 def coerce(name: str, value):
     """Turn a form or command-line value into the field's type, or raise ConfigError."""
     if name not in FIELDS:
-        raise ConfigError([f"unknown field '{name}'"])
+        raise ConfigError("field_unknown", field=name)
     kind = field_type(name)
     try:
         if kind is bool and isinstance(value, str):
@@ -150,44 +145,51 @@ def coerce(name: str, value):
             return int(float(value)) if float(value).is_integer() else int(value)
         return kind(value)
     except (TypeError, ValueError):
-        raise ConfigError([f"{name} must be a {kind.__name__}, got {value!r}"]) from None
+        raise ConfigError("field_type", field=name, kind=kind.__name__, got=repr(value)) from None
 
 
-def validate(cfg: TrainConfig) -> list[str]:
-    """Every problem with ``cfg``, each naming the field and the reason; empty when fine."""
+def validate(cfg: TrainConfig) -> list[Reason]:
+    """Every problem with ``cfg``, each naming the field (``params["field"]``); empty when fine."""
     errors = []
     for name, f in FIELDS.items():
-        value, meta = getattr(cfg, name), f.metadata
-        if meta["choices"] and value not in meta["choices"]:
-            errors.append(f"{name} must be one of {', '.join(meta['choices'])}, got {value!r}")
-        lo, hi = meta["min"], meta["max"]
-        too_low = lo is not None and isinstance(value, (int, float)) and (
-            value < lo or (meta["min_exclusive"] and value == lo))
-        if too_low:
-            op = ">" if meta["min_exclusive"] else ">="
-            errors.append(f"{name} must be {op} {lo}, got {value}")
-        if hi is not None and isinstance(value, (int, float)) and value > hi:
-            errors.append(f"{name} must be <= {hi}, got {value}")
-    if not cfg.model.strip():
-        errors.append("model must not be empty")
-    if not cfg.dataset.strip():
-        errors.append("dataset must not be empty")
+        errors += _field_problems(name, getattr(cfg, name), f.metadata)
+    for name in ("model", "dataset"):
+        if not getattr(cfg, name).strip():
+            errors.append(Reason("field_empty", {"field": name}))
     if cfg.method == "dpo" and cfg.packing:
-        errors.append("packing cannot be used with dpo: preference pairs must stay whole")
+        errors.append(Reason("packing_with_dpo", {"field": "packing"}))
     if cfg.finetuning_type == "qlora":
         errors.extend(_qlora_problems())
     return errors
 
 
-def _qlora_problems() -> list[str]:
+def _field_problems(name: str, value, meta: dict) -> list[Reason]:
+    problems = []
+    if meta["choices"] and value not in meta["choices"]:
+        problems.append(Reason("field_choice", {"field": name, "got": repr(value),
+                                                "choices": ", ".join(meta["choices"])}))
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return problems
+    lo, hi = meta["min"], meta["max"]
+    if lo is not None and (value < lo or (meta["min_exclusive"] and value == lo)):
+        op = ">" if meta["min_exclusive"] else ">="
+        problems.append(Reason("field_range", {"field": name, "op": op, "bound": lo,
+                                               "got": value}))
+    if hi is not None and value > hi:
+        problems.append(Reason("field_range", {"field": name, "op": "<=", "bound": hi,
+                                               "got": value}))
+    return problems
+
+
+def _qlora_problems() -> list[Reason]:
     import importlib.util
 
     import torch
 
     if not torch.cuda.is_available():
-        return ["finetuning_type qlora needs a CUDA GPU; use lora on this machine"]
+        return [Reason("qlora_needs_cuda", {"field": "finetuning_type"})]
     if importlib.util.find_spec("bitsandbytes") is None:
-        return ["finetuning_type qlora needs the bitsandbytes package (pip install bitsandbytes)"]
+        return [Reason("qlora_needs_bitsandbytes", {"field": "finetuning_type"})]
     return []
 
 
@@ -203,7 +205,7 @@ def from_dict(data: dict) -> TrainConfig:
     """Build a config from a mapping (YAML, form values), coercing types; unknown keys fail."""
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
-        raise ConfigError([f"unknown field '{k}'" for k in unknown])
+        raise ConfigError([Reason("field_unknown", {"field": k}) for k in unknown])
     return TrainConfig(**{k: coerce(k, v) for k, v in data.items() if v is not None})
 
 
@@ -217,7 +219,7 @@ def with_overrides(cfg: TrainConfig, assignments: list[str]) -> TrainConfig:
     for item in assignments:
         key, sep, value = item.partition("=")
         if not sep:
-            raise ConfigError([f"--set needs key=value, got {item!r}"])
+            raise ConfigError("set_syntax", got=repr(item))
         changes[key.strip()] = coerce(key.strip(), value)
     return dataclasses.replace(cfg, **changes)
 
@@ -234,11 +236,11 @@ def load_yaml(path: str | Path) -> TrainConfig:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
-        raise ConfigError([f"config file not found: {path}"]) from None
+        raise ConfigError("config_missing", path=str(path)) from None
     except yaml.YAMLError as exc:
-        raise ConfigError([f"{path} is not valid YAML: {exc}"]) from None
+        raise ConfigError("config_yaml", path=str(path), detail=str(exc)) from None
     if not isinstance(data, dict):
-        raise ConfigError([f"{path} must hold a mapping of field: value"])
+        raise ConfigError("config_not_mapping", path=str(path))
     return from_dict(data)
 
 

@@ -3,19 +3,24 @@
 Preference rows (TRL's prompt/chosen/rejected, LLaMA-Factory's conversations + chosen/rejected,
 or the chat tab's blind votes) become TRL's conversational preference dataset. With LoRA the
 reference model is the same weights with the adapter switched off, so DPO costs no second copy
-of the model. TRL's config is derived from the one SFT uses, so both methods share every setting.
+of the model. TRL's config is derived from the one SFT uses (``args.to_dpo_args``), so both
+methods share every setting.
 """
 
 from __future__ import annotations
 
-import dataclasses
-
-from studio.engine.data import formats as data_mod
+from studio.engine.errors import DataError
 from studio.engine.models import load_tokenizer
 from studio.engine.runs import Run
+from studio.engine.train.args import to_dpo_args
 from studio.engine.train.callbacks import RunFolderCallback
 from studio.engine.train.config import TrainConfig
-from studio.engine.train.prepare import load_training_records, prepare_model, split_eval
+from studio.engine.train.prepare import (
+    load_training_records,
+    prepare_model,
+    split_eval,
+    to_dataset,
+)
 
 
 def preference_rows(cfg: TrainConfig, dataset_path: str) -> tuple[list[dict], list[str]]:
@@ -23,42 +28,27 @@ def preference_rows(cfg: TrainConfig, dataset_path: str) -> tuple[list[dict], li
     pairs = [{"prompt": r["prompt"], "chosen": r["chosen"], "rejected": r["rejected"]}
              for r in records if "chosen" in r]
     if not pairs:
-        raise data_mod.DataError(f"{dataset_path} has no chosen/rejected pairs: DPO needs "
-                                 "preference data (for example the Chat tab's votes)")
+        raise DataError("data_no_pairs", path=str(dataset_path))
     return pairs, skipped
 
 
-def to_dpo_args(cfg: TrainConfig, sft_args):
-    """DPOConfig with every TrainingArguments setting taken from the SFT translation."""
-    from transformers import TrainingArguments
-    from trl import DPOConfig
-
-    shared = {f.name: getattr(sft_args, f.name) for f in dataclasses.fields(TrainingArguments)
-              if f.init and hasattr(sft_args, f.name)}
-    return DPOConfig(**shared, beta=cfg.dpo_beta, max_length=cfg.max_length)
-
-
-def train_dpo(cfg: TrainConfig, run: Run, stop_event, dataset_path: str, resume_from) -> str:
+def train_dpo(cfg: TrainConfig, run: Run, stop_event, dataset_path: str, resume_from):
+    """DPO; returns (trainer, tokenizer), or None if stopped before the first step."""
     from transformers import PrinterCallback
     from trl import DPOTrainer
-
-    from studio.engine.train.job import save_final, to_trl_args
-    from studio.engine.train.sft import to_dataset
 
     tokenizer = load_tokenizer(cfg.model, cfg.trust_remote_code)
     pairs, skipped = preference_rows(cfg, dataset_path)
     train, held = split_eval(pairs, cfg.val_fraction, cfg.seed)
     run.log(f"data: {len(train)} preference pairs, {len(held)} held out, {len(skipped)} skipped")
     if stop_event.is_set():
-        return "stopped"
+        return None
     model = prepare_model(cfg)
-    args = to_dpo_args(cfg, to_trl_args(cfg, run, model, bool(held)))
     callback = RunFolderCallback(run, stop_event, tokenizer, cfg.probe_prompts, cfg.probe_steps,
                                  cfg.system_prompt)
-    trainer = DPOTrainer(model=model, args=args, train_dataset=to_dataset(train),
-                         eval_dataset=to_dataset(held),
+    trainer = DPOTrainer(model=model, args=to_dpo_args(cfg, run, model, bool(held)),
+                         train_dataset=to_dataset(train), eval_dataset=to_dataset(held),
                          processing_class=tokenizer, callbacks=[callback])
     trainer.remove_callback(PrinterCallback)
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-    save_final(cfg, run, trainer, tokenizer)
-    return "stopped" if stop_event.is_set() else "completed"
+    return trainer, tokenizer

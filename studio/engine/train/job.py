@@ -1,11 +1,11 @@
 """The training job: TrainConfig in, a finished run folder out, built on TRL.
 
-``run_training`` does one job in the calling thread: it prepares the model and data, builds TRL's
-config from ours (``to_trl_args``, the only place that translation happens), trains with the
-run-folder callback, and saves the final adapter or model. It never raises for a user's mistake:
-bad data, a missing model or running out of memory end the run as ``failed`` with the message in
-``status.json``. ``JobManager`` runs one such job at a time per device on a worker thread, so a
-web page can start, stop and resume runs without ever blocking or dying with them.
+``run_training`` does one job in the calling thread: it runs the config's method (``sft.train_sft``
+or ``dpo.train_dpo``) with the run-folder callback and saves the final adapter or model. It never
+raises for a user's mistake: bad data, a missing model or running out of memory end the run as
+``failed`` with the message in ``status.json``. ``JobManager`` starts, stops and resumes such jobs
+through the device arbiter (``studio.engine.device``), which runs one job at a time on a worker
+thread, so a web page can start, stop and resume runs without ever blocking or dying with them.
 """
 
 from __future__ import annotations
@@ -17,66 +17,24 @@ import traceback
 
 import torch
 
-from studio.engine.errors import USER_ERRORS, BusyError, RunStateError
-from studio.engine.models import load_tokenizer
+from studio.engine.device import Device
+from studio.engine.errors import USER_ERRORS, Reason, RunStateError
 from studio.engine.runs import Run, RunStore
-from studio.engine.train.callbacks import RunFolderCallback
 from studio.engine.train.config import TrainConfig, check
-from studio.engine.train.prepare import (
-    pick_dtype,
-    prepare_model,
-    prepare_sft_data,
-    use_gradient_checkpointing,
-)
+
+RESUMABLE = ("stopped", "interrupted", "failed")
 
 
-def to_trl_args(cfg: TrainConfig, run: Run, model, has_eval: bool):
-    """TRL's SFTConfig from ours; every TRL default we override is overridden here."""
-    from trl import SFTConfig
+def _method(name: str):
+    # Imported when a job runs, not when the page starts: TRL and its trainers take seconds to
+    # import and the studio's first paint must not wait for them.
+    if name == "dpo":
+        from studio.engine.train.dpo import train_dpo
 
-    dtype = pick_dtype(cfg)
-    eval_strategy = "no"
-    if has_eval:
-        eval_strategy = "steps" if cfg.eval_steps else "epoch"
-    return SFTConfig(
-        output_dir=str(run.checkpoints_dir),
-        learning_rate=cfg.learning_rate,
-        num_train_epochs=cfg.num_epochs,
-        max_steps=cfg.max_steps or -1,
-        per_device_train_batch_size=cfg.batch_size,
-        per_device_eval_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation,
-        lr_scheduler_type=cfg.lr_scheduler,
-        warmup_steps=cfg.warmup_ratio,  # transformers 5 reads a float < 1 as a ratio
-        weight_decay=cfg.weight_decay,
-        max_grad_norm=cfg.max_grad_norm,
-        seed=cfg.seed,
-        data_seed=cfg.seed,
-        bf16=dtype == torch.bfloat16,
-        fp16=dtype == torch.float16,
-        gradient_checkpointing=use_gradient_checkpointing(cfg, model),
-        max_length=cfg.max_length,
-        packing=cfg.packing,
-        assistant_only_loss=False,  # our own masks (studio.engine.data.template) already apply it
-        logging_steps=cfg.logging_steps,
-        logging_first_step=True,
-        eval_strategy=eval_strategy,
-        eval_steps=cfg.eval_steps or None,
-        save_strategy="steps",
-        save_steps=cfg.save_steps,
-        save_total_limit=2,
-        report_to=[] if cfg.report_to == "none" else [cfg.report_to],
-        dataloader_num_workers=0,
-        disable_tqdm=True,
-        use_cpu=not torch.cuda.is_available(),
-        dataset_num_proc=None,
-    )
+        return train_dpo
+    from studio.engine.train.sft import train_sft
 
-
-def _dataset(rows: list[dict]):
-    from datasets import Dataset
-
-    return Dataset.from_list(rows) if rows else None
+    return train_sft
 
 
 def save_final(cfg: TrainConfig, run: Run, trainer, tokenizer) -> None:
@@ -88,8 +46,7 @@ def save_final(cfg: TrainConfig, run: Run, trainer, tokenizer) -> None:
 
 def _failure_message(exc: BaseException) -> str:
     if isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower():
-        return ("Out of memory. Lower batch_size or max_length, use LoRA instead of full "
-                "fine-tuning, or turn gradient_checkpointing on.")
+        return str(Reason("out_of_memory"))
     if isinstance(exc, USER_ERRORS):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
@@ -108,7 +65,11 @@ def run_training(run: Run, stop_event: threading.Event | None = None,
                       ended_at=None, error=None)
     try:
         cfg = check(run.config())
-        state = _train(cfg, run, stop_event, dataset_path or cfg.dataset, resume_from)
+        trained = _method(cfg.method)(cfg, run, stop_event, dataset_path or cfg.dataset,
+                                      resume_from)
+        if trained is not None:
+            save_final(cfg, run, *trained)
+        state = "stopped" if stop_event.is_set() else "completed"
     except BaseException as exc:  # the server must outlive any failure of the job
         run.log("FAILED\n" + traceback.format_exc())
         run.update_status(state="failed", error=_failure_message(exc), ended_at=time.time(),
@@ -121,105 +82,70 @@ def run_training(run: Run, stop_event: threading.Event | None = None,
     return state
 
 
-def _train(cfg: TrainConfig, run: Run, stop_event, dataset_path: str, resume_from) -> str:
-    from transformers import PrinterCallback
-
-    from studio.engine.train.sft import build_sft_trainer
-    from studio.engine.train.speed import configure_threads
-
-    if cfg.method != "sft":
-        from studio.engine.train.dpo import train_dpo
-
-        return train_dpo(cfg, run, stop_event, dataset_path, resume_from)
-    run.log(f"loading {cfg.model} ({cfg.finetuning_type}, {pick_dtype(cfg)})")
-    tokenizer = load_tokenizer(cfg.model, cfg.trust_remote_code)
-    data = prepare_sft_data(cfg, tokenizer, dataset_path)
-    run.log(f"data: {len(data.train)} training rows, {len(data.eval)} held out, "
-            f"{len(data.skipped)} skipped")
-    for note in data.skipped[:20]:
-        run.log(f"  skipped {note}")
-    if stop_event.is_set():
-        return "stopped"
-    configure_threads()
-    model = prepare_model(cfg)
-    callback = RunFolderCallback(run, stop_event, tokenizer, cfg.probe_prompts, cfg.probe_steps,
-                                 cfg.system_prompt)
-    trainer = build_sft_trainer(model, to_trl_args(cfg, run, model, bool(data.eval)), tokenizer,
-                                data.train, data.eval, [callback])
-    trainer.remove_callback(PrinterCallback)  # metrics go to the run folder, not stdout
-    if resume_from:
-        run.log(f"resuming from {resume_from.name}")
-    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-    save_final(cfg, run, trainer, tokenizer)
-    return "stopped" if stop_event.is_set() else "completed"
-
-
-RESUMABLE = ("stopped", "interrupted", "failed")
-
-
 def ensure_resumable(run: Run) -> None:
     state = run.status().get("state")
     if state not in RESUMABLE:
-        raise RunStateError(f"Run {run.id} is {state}; only stopped, interrupted or failed runs "
-                            "can be resumed.")
+        raise RunStateError("run_not_resumable", run=run.id, state=state)
+
+
+class TrainingJob:
+    """One run training on the device (the arbiter's ``Job``)."""
+
+    kind = "training"
+
+    def __init__(self, dataset_path: str | None = None):
+        self.run: Run | None = None  # set once the device is ours (a refused start makes none)
+        self.dataset_path = dataset_path
+        self.stop_event = threading.Event()
+
+    def busy_reason(self) -> Reason:
+        return Reason("busy_training", {"run": self.run.id})
+
+    def work(self) -> None:
+        run_training(self.run, self.stop_event, self.dataset_path)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.run.log("stop requested")
 
 
 class JobManager:
-    """One training job at a time on this device, on a worker thread the page never waits on."""
+    """Start, stop and resume training runs; the device decides whether one may start."""
 
-    def __init__(self, store: RunStore):
+    def __init__(self, store: RunStore, device: Device | None = None):
         self.store = store
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._run: Run | None = None
-        self._stop = threading.Event()
+        self.device = device or Device()
 
     def active(self) -> Run | None:
-        with self._lock:
-            if self._thread and self._thread.is_alive():
-                return self._run
-            return None
+        job = self.device.active("training")
+        return job.run if job else None
 
     def start(self, cfg: TrainConfig, dataset_path: str | None = None) -> Run:
         check(cfg)
-        with self._lock:
-            self._refuse_if_busy()
-            run = self.store.create(cfg)
-            self._launch(run, dataset_path)
-            return run
+        job = TrainingJob(dataset_path)
+
+        def create_run():
+            job.run = self.store.create(cfg)
+
+        return self.device.start(job, before_start=create_run).run
 
     def resume(self, run_id: str, dataset_path: str | None = None) -> Run:
-        run = self.store.get(run_id)
-        with self._lock:
-            self._refuse_if_busy()
+        run = self.store.resolve(run_id)
+        job = TrainingJob(dataset_path)
+
+        def queue_run():
             ensure_resumable(run)
             run.update_status(state="queued")
-            self._launch(run, dataset_path)
-            return run
+            job.run = run
+
+        return self.device.start(job, before_start=queue_run).run
 
     def stop(self, run_id: str | None = None) -> bool:
-        with self._lock:  # the event and the run must belong to the same job
-            alive = self._thread is not None and self._thread.is_alive()
-            if not alive or (run_id and self._run.id != run_id):
-                return False
-            self._stop.set()
-            active = self._run
-        active.log("stop requested")
+        job = self.device.active("training")
+        if job is None or (run_id and job.run.id != run_id):
+            return False
+        job.stop()
         return True
 
     def wait(self, timeout: float | None = None) -> None:
-        thread = self._thread
-        if thread:
-            thread.join(timeout)
-
-    def _refuse_if_busy(self) -> None:
-        if self._thread and self._thread.is_alive() and self._run:
-            raise BusyError(f"Run {self._run.id} is training on this device. Stop it or wait "
-                            "for it to finish before starting another.")
-
-    def _launch(self, run: Run, dataset_path: str | None) -> None:
-        self._stop = threading.Event()
-        self._run = run
-        self._thread = threading.Thread(target=run_training, args=(run, self._stop, dataset_path),
-                                        name=f"train-{run.id}", daemon=True)
-        self._thread.start()
+        self.device.wait(timeout)

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 
 import torch
 
-from studio.engine.data import formats as data_mod
+from studio.engine.data.formats import fill_placeholders, load_records, with_system_prompt
 from studio.engine.data.token_cache import tokenize_records
+from studio.engine.data.validate import validate
+from studio.engine.errors import ConfigError, DataError, Reason
 from studio.engine.models import load_model
 from studio.engine.train.config import TrainConfig
 
@@ -127,7 +129,7 @@ def _with_lora(cfg: TrainConfig, model):
 def _freeze_all_but_last(model, n: int) -> None:
     layers = model.model.layers if hasattr(model, "model") else None
     if layers is None:
-        raise ValueError("finetuning_type freeze needs a decoder with model.layers")
+        raise ConfigError("freeze_needs_layers", field="finetuning_type")
     for p in model.parameters():
         p.requires_grad = False
     for layer in list(layers)[-n:]:
@@ -145,24 +147,24 @@ class PreparedData:
 
 def load_training_records(cfg: TrainConfig, dataset_path: str) -> tuple[list[dict], list[str]]:
     """Normalized records ready to tokenize, and a note for each row that was left out."""
-    records, _ = data_mod.load_records(dataset_path, split=cfg.dataset_split)
-    records = data_mod.fill_placeholders(records, {"name": cfg.name, "author": cfg.author})
-    records = data_mod.with_system_prompt(records, cfg.system_prompt)
-    bad = {p.row: str(p) for p in data_mod.validate(records)}
+    records, _ = load_records(dataset_path, split=cfg.dataset_split)
+    records = fill_placeholders(records, {"name": cfg.name, "author": cfg.author})
+    records = with_system_prompt(records, cfg.system_prompt)
+    bad = {p.row: str(p) for p in validate(records)}
     skipped = list(bad.values())
     kept = []
     for i, rec in enumerate(records, 1):
         if i in bad:
             continue
         if rec.get("label") is False:  # KTO rows marked undesirable must not be imitated
-            skipped.append(f"row {i}: labelled undesirable (label=false)")
+            skipped.append(f"row {i}: {Reason('problem_undesirable')}")
             continue
         kept.append(rec)
     if cfg.max_samples:
         kept = kept[: cfg.max_samples]
     if not kept:
-        raise data_mod.DataError(f"{dataset_path}: no usable rows ({len(skipped)} skipped; "
-                                 f"first: {skipped[0] if skipped else 'none'})")
+        raise DataError("data_no_rows_usable", path=str(dataset_path), skipped=len(skipped),
+                        first=skipped[0] if skipped else "none")
     return kept, skipped
 
 
@@ -180,10 +182,16 @@ def split_eval(records: list[dict], fraction: float, seed: int) -> tuple[list, l
 def prepare_sft_data(cfg: TrainConfig, tokenizer, dataset_path: str) -> PreparedData:
     records, skipped = load_training_records(cfg, dataset_path)
     if any("chosen" in r for r in records):
-        raise data_mod.DataError(f"{dataset_path} holds preference pairs: choose method dpo, "
-                                 "or a dataset of conversations for sft")
+        raise DataError("data_is_preference", path=str(dataset_path))
     rows = tokenize_records(tokenizer, records, cfg.assistant_only_loss)
     # Split positions, not records: the same rows are held out as before, and all rows share
     # one cache entry whatever val_fraction is.
     train, held = split_eval(list(range(len(records))), cfg.val_fraction, cfg.seed)
     return PreparedData([rows[i] for i in train], [rows[i] for i in held], skipped, records)
+
+
+def to_dataset(rows: list[dict]):
+    """Rows as a ``datasets.Dataset`` for TRL's trainers (None for no rows: no eval set)."""
+    from datasets import Dataset
+
+    return Dataset.from_list(rows) if rows else None

@@ -7,8 +7,8 @@ the positions whose label is trained go through the language-model head
 (``speed.selected_cross_entropy``). The loss is the same sum over the same tokens divided by the
 same count as TRL's, so runs learn the same thing, only sooner. Models this shortcut does not fit
 (heads with bias, soft-capped or scaled logits, multimodal wrappers) and multi-process runs fall
-back to TRL's own loss.
-``build_sft_trainer`` is the one place the engine and the benchmark construct it.
+back to TRL's own loss. ``build_sft_trainer`` is the one place the engine and the benchmark
+construct it; ``train_sft`` is the SFT method the job runs.
 """
 
 from __future__ import annotations
@@ -18,7 +18,13 @@ from dataclasses import dataclass
 import torch
 from trl import SFTTrainer
 
+from studio.engine.models import load_tokenizer
+from studio.engine.runs import Run
 from studio.engine.train import speed
+from studio.engine.train.args import to_sft_args
+from studio.engine.train.callbacks import RunFolderCallback
+from studio.engine.train.config import TrainConfig
+from studio.engine.train.prepare import pick_dtype, prepare_model, prepare_sft_data, to_dataset
 
 
 @dataclass
@@ -108,7 +114,27 @@ def build_sft_trainer(model, args, tokenizer, train_rows: list[dict], eval_rows:
                             callbacks=callbacks, speed_options=speed_options)
 
 
-def to_dataset(rows: list[dict]):
-    from datasets import Dataset
+def train_sft(cfg: TrainConfig, run: Run, stop_event, dataset_path: str, resume_from):
+    """Supervised fine-tuning; returns (trainer, tokenizer), or None if stopped before step 1."""
+    from transformers import PrinterCallback
 
-    return Dataset.from_list(rows) if rows else None
+    run.log(f"loading {cfg.model} ({cfg.finetuning_type}, {pick_dtype(cfg)})")
+    tokenizer = load_tokenizer(cfg.model, cfg.trust_remote_code)
+    data = prepare_sft_data(cfg, tokenizer, dataset_path)
+    run.log(f"data: {len(data.train)} training rows, {len(data.eval)} held out, "
+            f"{len(data.skipped)} skipped")
+    for note in data.skipped[:20]:
+        run.log(f"  skipped {note}")
+    if stop_event.is_set():
+        return None
+    speed.configure_threads()
+    model = prepare_model(cfg)
+    callback = RunFolderCallback(run, stop_event, tokenizer, cfg.probe_prompts, cfg.probe_steps,
+                                 cfg.system_prompt)
+    trainer = build_sft_trainer(model, to_sft_args(cfg, run, model, bool(data.eval)), tokenizer,
+                                data.train, data.eval, [callback])
+    trainer.remove_callback(PrinterCallback)  # metrics go to the run folder, not stdout
+    if resume_from:
+        run.log(f"resuming from {resume_from.name}")
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    return trainer, tokenizer

@@ -16,14 +16,13 @@ import gradio as gr
 
 from studio.engine.chat.engine import (
     ChatEngine,
-    ChatError,
     Sampling,
     active_training,
     example_prompts,
     finished_runs,
 )
-from studio.engine.chat.votes import BlindPair, VoteError, preference_path, record_vote, tally
-from studio.engine.errors import USER_ERRORS
+from studio.engine.chat.votes import BlindPair, preference_path, record_vote, tally
+from studio.engine.errors import USER_ERRORS, VoteError
 from studio.ui.chat.view import (
     MODES,
     empty_state,
@@ -195,9 +194,9 @@ def _answer(ctx, engine, text, st, mode, run_id, adapter_dir, model_id, system, 
                 pushed = time.monotonic()
                 yield (*panes(st, mode, convs, last.texts), "", st, hidden, hidden, "",
                        gr.skip(), *busy)
-    except (ChatError, *USER_ERRORS) as exc:  # a wrong pick: say so, keep the question
+    except USER_ERRORS as exc:  # a wrong pick: say so, keep the question
         yield (*panes(st, mode), text, st, hidden, hidden, "",
-               gr.update(value=f"⚠️ {exc}", visible=True), *idle)
+               gr.update(value=f"⚠️ {ctx.tr.error(exc, lang)}", visible=True), *idle)
         return
     st = {**st, **{s: [*convs[s], {"role": "assistant", "content": last.texts[s]}]
                    for s in sides}, "voted": False}
@@ -227,7 +226,8 @@ def _vote(ctx, choice, st, run_or_adapter, model_id, system, settings, lang):
     try:
         row = record_vote(ctx.workspace, choice, pair, prompt, answers, meta)
     except VoteError as exc:
-        return gr.update(), gr.update(value=f"⚠️ {exc}", visible=True), gr.skip(), st
+        return (gr.update(), gr.update(value=f"⚠️ {ctx.tr.error(exc, lang)}", visible=True),
+                gr.skip(), st)
     saved = (ctx.t("chat.vote_pair_saved", lang,
                    path=preference_path(ctx.workspace).relative_to(ctx.workspace.root))
              if row["pair_saved"] else ctx.t("chat.vote_counted", lang))
@@ -288,8 +288,8 @@ def _notice(ctx, engine, run_id, adapter_dir, lang):
     try:
         target = engine.target(_run_model(ctx, run_id) if not run_id else None,
                                (adapter_dir or "").strip() or run_id or None)
-    except ChatError as exc:
-        return gr.update(value=f"⚠️ {exc}", visible=True)
+    except USER_ERRORS as exc:  # a wrong pick (or a run deleted meanwhile): say which
+        return gr.update(value=f"⚠️ {ctx.tr.error(exc, lang)}", visible=True)
     return _notice_update(ctx, engine, target, lang)
 
 

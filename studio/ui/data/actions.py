@@ -12,11 +12,10 @@ import gradio as gr
 from studio.engine.data import edit as ed
 from studio.engine.data import preview as pv
 from studio.engine.data import store
-from studio.engine.data.formats import DataError
+from studio.engine.errors import DataError, PathError
 from studio.engine.models import BUNDLED_ID, HUB_ID
-from studio.engine.workspace import PathError
 from studio.ui.data import html as view
-from studio.ui.data.handlers import DataHandlers, guarded
+from studio.ui.data.handlers import DataHandlers, Refusal, guarded
 
 
 class DataActions(DataHandlers):
@@ -50,14 +49,13 @@ class DataActions(DataHandlers):
 
     def _index(self, row_no, state: dict) -> int:
         if not state["records"]:
-            raise DataError(self.t("data.load_first", "en"))
+            raise Refusal("data.load_first")
         try:
             index = int(row_no) - 1
         except (TypeError, ValueError):
-            raise DataError(f"'{row_no}' is not a row number") from None
+            raise Refusal("data.not_row_number", row=row_no) from None
         if not 0 <= index < len(state["records"]):
-            raise DataError(f"row {index + 1} does not exist; rows go from 1 to "
-                            f"{len(state['records'])}")
+            raise DataError("edit_row_range", row=index + 1, total=len(state["records"]))
         return index
 
     # ------------------------------------------------------------------ editing
@@ -89,7 +87,7 @@ class DataActions(DataHandlers):
     @guarded("edit_msg")
     def add_row(self, text: str, query: str, lang: str, state: dict) -> dict:
         if not state["rows"]:
-            raise DataError(self.t("data.load_first", lang))
+            raise Refusal("data.load_first")
         record = ed.parse_record(text, ed.dataset_kind(state["records"]))
         index = ed.add_row(state["records"], state["undo"], record)
         return self._after_edit(state, lang, "", index, "data.added", row=index + 1)
@@ -98,7 +96,7 @@ class DataActions(DataHandlers):
     def delete_row(self, row_no, query: str, lang: str, state: dict) -> dict:
         index = self._index(row_no, state)
         if len(state["records"]) == 1:
-            raise DataError(self.t("data.last_row", lang))
+            raise Refusal("data.last_row")
         ed.delete_row(state["records"], state["undo"], index)
         return self._after_edit(state, lang, query, index, "data.deleted", row=index + 1)
 
@@ -135,10 +133,10 @@ class DataActions(DataHandlers):
     @guarded("stats")
     def measure(self, model: str, max_length, lang: str, state: dict) -> dict:
         if not state["records"]:
-            raise DataError(self.t("data.load_first", lang))
+            raise Refusal("data.load_first")
         limit = int(max_length or 0)
         if limit < 1:
-            raise DataError(self.t("data.bad_max_length", lang))
+            raise Refusal("data.bad_max_length")
         lengths, failed = pv.lengths(self._tokenizer(model), state["records"])
         state.update(lengths=lengths, failed=failed, max_length=limit)
         s = pv.stats(lengths, limit, failed)
@@ -150,10 +148,10 @@ class DataActions(DataHandlers):
     @guarded("save_msg")
     def save(self, name: str, lang: str, state: dict) -> dict:
         if not state["records"]:
-            raise DataError(self.t("data.load_first", lang))
+            raise Refusal("data.load_first")
         target = store.saved_path(self.ctx.workspace, name)
         if target.exists():
-            raise DataError(self.t("data.name_taken", lang, name=target.name))
+            raise Refusal("data.name_taken", name=target.name)
         path = store.save_dataset(self.ctx.workspace, name, state["records"])
         rel = str(path.relative_to(self.ctx.workspace.root))
         ui = self.ui

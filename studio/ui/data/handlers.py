@@ -16,14 +16,23 @@ import gradio as gr
 
 from studio.engine.data import edit as ed
 from studio.engine.data import store
-from studio.engine.data.formats import FORMATS, DataError, detect_format, read_rows, validate
-from studio.engine.models import ModelError
-from studio.engine.workspace import PathError
+from studio.engine.data.formats import FORMATS, detect_format
+from studio.engine.data.read import read_rows
+from studio.engine.data.validate import validate
+from studio.engine.errors import StudioError
 from studio.ui.data import html as view
 
 log = logging.getLogger(__name__)
 MAX_SLOTS = 5
-KNOWN_ERRORS = (DataError, PathError, ModelError, OSError)
+
+
+class Refusal(Exception):
+    """A request the page itself refuses (nothing loaded yet, say): a translation key and its
+    values, shown like an engine error."""
+
+    def __init__(self, key: str, **fmt):
+        super().__init__(key)
+        self.key, self.fmt = key, fmt
 
 
 def empty_state() -> dict:
@@ -37,14 +46,18 @@ def guarded(msg_attr: str):
     def wrap(fn):
         @functools.wraps(fn)
         def run(self, *args):
+            lang = self.lang_of(args)
             try:
                 return fn(self, *args)
-            except KNOWN_ERRORS as exc:
+            except StudioError as exc:
+                detail = self.ctx.tr.error(exc, lang)
+            except Refusal as exc:
+                detail = self.t(exc.key, lang, **exc.fmt)
+            except OSError as exc:  # a file vanished or a disk filled: say which, plainly
                 detail = str(exc)
             except Exception as exc:  # a bug or a library surprise: keep the server alive
                 log.exception("Data tab: %s failed", fn.__name__)
                 detail = f"{type(exc).__name__}: {exc}"
-            lang = self.lang_of(args)
             return {getattr(self.ui, msg_attr): view.message(
                 self.ctx.t, lang, "error", "data.error", detail=detail)}
         return run
@@ -74,7 +87,8 @@ class DataHandlers:
                 ui.page: page, ui.page_info: info, **self.problem_view(state, lang)}
 
     def problem_view(self, state: dict, lang: str) -> dict:
-        items = [(p.row, p.field, p.message) for p in validate(state["records"])]
+        items = [(p.row, p.field, self.ctx.tr.reason(p.reason, lang))
+                 for p in validate(state["records"])]
         lengths, limit = state["lengths"], state["max_length"]
         if lengths is not None:
             items += [(i + 1, "tokens", self.t("data.problem.too_long", lang, n=n,
@@ -132,7 +146,7 @@ class DataHandlers:
     @guarded("status")
     def upload(self, file: str, lang: str, state: dict) -> dict:
         if not file:
-            raise DataError("no file was uploaded")
+            raise Refusal("data.no_upload")
         source = store.store_upload(self.ctx.workspace, file)
         out = self.load(source, "auto", lang, state)
         out[self.ui.source] = gr.update(choices=store.list_datasets(self.ctx.workspace),
@@ -143,7 +157,7 @@ class DataHandlers:
     def apply_mapping(self, fmt: str, *args) -> dict:
         *values, lang, state = args
         if not state["rows"]:
-            raise DataError(self.t("data.load_first", lang))
+            raise Refusal("data.load_first")
         slots = dict(zip(store.SLOTS.get(fmt, ()), values))
         records = store.convert(state["rows"], fmt, slots, source=Path(state["source"]).name)
         state = {**empty_state(), "rows": state["rows"], "records": records,

@@ -8,7 +8,6 @@ inline so the preview reads the same in any theme and in screenshots; all user t
 from __future__ import annotations
 
 import html
-import re
 
 import pandas as pd
 
@@ -25,15 +24,6 @@ BOX = ("white-space:pre-wrap;word-break:break-word;font-family:ui-monospace,Menl
 MSG = {"error": "background:#fef2f2;color:#b91c1c;border-left:4px solid #dc2626;",
        "ok": "background:#f0fdf4;color:#166534;border-left:4px solid #16a34a;",
        "info": "background:#f8fafc;color:#334155;border-left:4px solid #94a3b8;"}
-# Engine validation messages (English) -> translation keys with their captured values.
-PROBLEMS = [(re.compile(r"^empty text$"), "data.problem.empty_text"),
-            (re.compile(r"^empty (?P<side>chosen|rejected) answer$"), "data.problem.empty_side"),
-            (re.compile(r"^unknown role '(?P<role>.*)'$"), "data.problem.unknown_role"),
-            (re.compile(r"^a system turn must come first$"), "data.problem.system_first"),
-            (re.compile(r"^assistant turn without"), "data.problem.no_user_before"),
-            (re.compile(r"^two user turns in a row$"), "data.problem.two_users"),
-            (re.compile(r"^empty answer$"), "data.problem.empty_answer"),
-            (re.compile(r"^no assistant answer"), "data.problem.no_answer")]
 
 
 def message(t, lang: str, level: str, key: str, **fmt) -> str:
@@ -50,17 +40,9 @@ def table(t, lang: str, kind: str, rows: list[list]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=headers)
 
 
-def problem_text(t, lang: str, msg: str) -> str:
-    for pattern, key in PROBLEMS:
-        match = pattern.match(msg)
-        if match:
-            return t(key, lang, **match.groupdict())
-    return msg
-
-
 def problems(t, lang: str, items: list[tuple[int, str, str]], limit: int = 500) -> pd.DataFrame:
-    """``items`` are (row, field, English message) from validation and the length check."""
-    rows = [[r, f, problem_text(t, lang, m)] for r, f, m in items[:limit]]
+    """``items`` are (row, field, message already in ``lang``)."""
+    rows = [list(item) for item in items[:limit]]
     return pd.DataFrame(rows, columns=[t("data.col.row", lang), t("data.col.field", lang),
                                        t("data.col.problem", lang)])
 

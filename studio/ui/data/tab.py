@@ -15,7 +15,8 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from studio.engine.data.formats import FORMATS, SUFFIXES
+from studio.engine.data.formats import FORMATS
+from studio.engine.data.read import SUFFIXES
 from studio.engine.data.store import list_datasets
 from studio.engine.models import BUNDLED_ID, known_models
 from studio.engine.train.config import TrainConfig

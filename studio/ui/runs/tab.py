@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from studio.engine.errors import USER_ERRORS, BusyError
+from studio.engine.errors import USER_ERRORS
 from studio.ui import charts
 from studio.ui.train import live as train_live
 from studio.ui.runs import view as rv
@@ -96,7 +96,7 @@ def _handlers(ctx):
         try:
             cfg = ctx.store.get(run_id).config()
         except (*USER_ERRORS, TypeError) as exc:
-            return f"⚠ {tr.t('runs.msg.pick_first', lang) if not run_id else exc}", \
+            return f"⚠ {tr.t('runs.msg.pick_first', lang) if not run_id else tr.error(exc, lang)}", \
                 gr.skip(), *([gr.skip()] * n)
         return (tr.t("runs.msg.cloned", lang, run=run_id), gr.Tabs(selected="train"),
                 *config_to_values(cfg))
@@ -105,10 +105,8 @@ def _handlers(ctx):
         try:
             cfg = ctx.store.get(run_id).config()
             run = ctx.jobs.resume(run_id, dataset_path(ctx.workspace, cfg))
-        except BusyError as exc:
-            return f"{exc}", gr.skip(), gr.skip()
         except (*USER_ERRORS, TypeError) as exc:
-            return f"⚠ {exc}", gr.skip(), gr.skip()
+            return f"⚠ {tr.error(exc, lang)}", gr.skip(), gr.skip()
         return tr.t("runs.msg.resumed", lang, run=run.id), run.id, train_live.EMPTY
 
     def ask_delete(run_id, lang):
@@ -119,8 +117,8 @@ def _handlers(ctx):
     def do_delete(run_id, lang):
         try:
             ctx.store.delete(run_id)
-        except (*USER_ERRORS, RuntimeError, TypeError) as exc:
-            return gr.update(visible=False), f"⚠ {exc}"
+        except (*USER_ERRORS, TypeError) as exc:
+            return gr.update(visible=False), f"⚠ {tr.error(exc, lang)}"
         return gr.update(visible=False), tr.t("runs.msg.deleted", lang, run=run_id)
 
     def compare_runs(run_ids, lang):

@@ -18,10 +18,10 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
+from studio.engine.errors import USER_ERRORS, PathError
 from studio.engine.models import BUNDLED_ID, load_tokenizer
 from studio.engine.scoring import evaluate as ev
 from studio.engine.scoring.job import ScoringJob, Side, base_vs_tuned
-from studio.engine.workspace import PathError
 from studio.ui import charts
 
 SAMPLES = {"mmlu": "assets/sample-exam/en", "ceval": "assets/sample-exam/zh", "cmmlu": ""}
@@ -224,14 +224,15 @@ def _wire(ctx, c: dict) -> None:
         try:
             return *_subject_updates(ctx, bench, data_dir, quick), ""
         except (ev.EvalDataError, PathError) as exc:
-            return *[gr.update(choices=[], value=[]) for _ in groups], f"⚠️ {exc}"
+            return (*[gr.update(choices=[], value=[]) for _ in groups],
+                    f"⚠️ {ctx.tr.error(exc, lang_)}")
 
     def switch(bench, data_dir, quick, lang_):
         if data_dir in SAMPLES.values():  # follow the sample exam; keep a user's own folder
             data_dir = SAMPLES[bench] or data_dir
         return data_dir, *load(bench, data_dir, quick, lang_)
 
-    def preview(bench, data_dir, shots, fmt, model, *picked):
+    def preview(bench, data_dir, shots, fmt, model, lang_, *picked):
         keys = _picked(picked)
         if not keys:
             return ""
@@ -241,7 +242,7 @@ def _wire(ctx, c: dict) -> None:
             return ev.build_prompt(fmt, tok, bench, entry["subject"], entry["examples"],
                                    entry["questions"][0])
         except Exception as exc:  # a preview never blocks the form
-            return f"({exc})"
+            return f"({ctx.tr.error(exc, lang_)})"
 
     def start(bench, data_dir, shots, fmt, limit, dtype, model, run, other, lang_, *picked):
         if any(j.running for j in JOBS.values()):
@@ -254,8 +255,8 @@ def _wire(ctx, c: dict) -> None:
                              keys, None, int(shots), fmt, int(limit or 0) or None, dtype,
                              str(ctx.store.root), str(ctx.workspace.writable("eval")))
             job.start()
-        except (ev.EvalDataError, PathError, ValueError, FileNotFoundError) as exc:
-            return f"⚠️ {exc}", "", gr.Timer(active=False)
+        except (*USER_ERRORS, ValueError) as exc:
+            return f"⚠️ {ctx.tr.error(exc, lang_)}", "", gr.Timer(active=False)
         job_id = uuid.uuid4().hex[:8]
         JOBS.clear()  # only the latest job is kept in memory; results are on disk
         JOBS[job_id] = job
@@ -266,6 +267,8 @@ def _wire(ctx, c: dict) -> None:
         if job is None:
             return gr.skip(), gr.skip(), gr.skip(), history_frame(ctx, run), gr.Timer(active=False)
         snap = job.snapshot()
+        if isinstance(job.failure, USER_ERRORS):  # a user's mistake, in the page's language
+            snap["error"] = ctx.tr.error(job.failure, lang_)
         return (_progress(ctx, lang_, snap), result_table(ctx, lang_, job.results),
                 chart_frame(job.results), history_frame(ctx, run),
                 gr.Timer(active=job.running))
@@ -290,7 +293,7 @@ def _wire(ctx, c: dict) -> None:
     c["load"].click(load, form, [*groups, c["message"]], api_name="scoring_subjects")
     c["bench"].change(switch, form, [c["data_dir"], *groups, c["message"]])
     c["quick"].input(load, form, [*groups, c["message"]])
-    prev_in = [c["bench"], c["data_dir"], c["shots"], c["fmt"], c["model"], *groups]
+    prev_in = [c["bench"], c["data_dir"], c["shots"], c["fmt"], c["model"], lang, *groups]
     for comp in (c["shots"], c["fmt"], *groups):
         comp.change(preview, prev_in, c["preview"], show_progress="hidden")
     c["start"].click(start, [c["bench"], c["data_dir"], c["shots"], c["fmt"], c["limit"],

@@ -1,64 +1,44 @@
 """What the Train tab's buttons do, apart from the layout: checks, estimate text, headless command.
 
 Every function takes plain values and a translator, returns plain text, and turns the engine's
-user errors into messages that name the field in the page's language, so a bad form can never
-raise out of a handler. The headless command is the preset plus ``--set`` for every field the
-form changed, and the full YAML beside it: either one replays the run with ``studio train``.
+user errors (coded ``Reason``s) into messages that name the field in the page's language, so a
+bad form can never raise out of a handler. The headless command is the preset plus ``--set`` for
+every field the form changed, and the full YAML beside it: either one replays the run with
+``studio train``.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import shlex
 from pathlib import Path
 
 from studio.engine.data.store import resolve_source
-from studio.engine.errors import USER_ERRORS
+from studio.engine.errors import USER_ERRORS, ConfigError, Reason, reason_of
 from studio.engine.train.config import FIELDS, TrainConfig, dump_yaml, load_yaml, to_dict, validate
 from studio.engine.workspace import Workspace
 from studio.ui.charts import fmt_seconds
 
-# validate()'s English patterns -> translation keys, so Chinese pages read Chinese reasons.
-REASONS = [
-    (re.compile(r"must be one of (?P<a>.+), got (?P<b>.+)$"), "train.err.one_of"),
-    (re.compile(r"must be >= (?P<a>\S+), got (?P<b>.+)$"), "train.err.ge"),
-    (re.compile(r"must be > (?P<a>\S+), got (?P<b>.+)$"), "train.err.gt"),
-    (re.compile(r"must be <= (?P<a>\S+), got (?P<b>.+)$"), "train.err.le"),
-    (re.compile(r"must not be empty$"), "train.err.empty"),
-    (re.compile(r"must be a (?P<a>\w+), got (?P<b>.+)$"), "train.err.type"),
-]
 
-
-def error_fields(messages: list[str]) -> list[str]:
-    return [m.split(" ", 1)[0] for m in messages if m.split(" ", 1)[0] in FIELDS]
-
-
-def format_errors(tr, lang: str, messages: list[str]) -> str:
+def format_errors(tr, lang: str, reasons: list[Reason]) -> str:
     """Markdown: a heading and one bullet per problem, the field's label in bold."""
-    lines = [f"### ⚠ {tr.t('train.msg.fix_fields', lang, n=len(messages))}"]
-    for msg in messages:
-        name, _, rest = msg.partition(" ")
+    lines = [f"### ⚠ {tr.t('train.msg.fix_fields', lang, n=len(reasons))}"]
+    for reason in reasons:
+        name = reason.params.get("field")
         if name not in FIELDS:
-            lines.append(f"- {msg}")
+            lines.append(f"- {tr.reason(reason, lang)}")
             continue
-        reason = rest
-        for pattern, key in REASONS:
-            match = pattern.search(rest)
-            if match:
-                reason = tr.t(key, lang, **match.groupdict())
-                break
-        label = tr.t(f"field.{name}.label", lang)
-        lines.append(f"- **{label}** (`{name}`): {reason}")
+        label = f"**{tr.t(f'field.{name}.label', lang)}**"
+        named = Reason(reason.code, {**reason.params, "field": label})
+        lines.append(f"- {tr.reason(named, lang)} (`{name}`)")
     return "\n".join(lines)
 
 
 def user_error(tr, lang: str, exc: BaseException) -> str:
-    """One plain-words line for an engine error (the message is the engine's own)."""
-    errors = getattr(exc, "errors", None)
-    if errors:
-        return format_errors(tr, lang, errors)
-    return f"### ⚠ {tr.t('msg.error', lang)}\n{exc}"
+    """A Markdown message for an engine error, in the page's language."""
+    if isinstance(exc, ConfigError):
+        return format_errors(tr, lang, exc.reasons)
+    return f"### ⚠ {tr.t('msg.error', lang)}\n{tr.error(exc, lang)}"
 
 
 def dataset_path(workspace: Workspace, cfg: TrainConfig) -> str:
@@ -66,17 +46,15 @@ def dataset_path(workspace: Workspace, cfg: TrainConfig) -> str:
     return resolve_source(workspace, cfg.dataset)
 
 
-def problems(workspace: Workspace, cfg: TrainConfig) -> list[str]:
-    """Every reason the form cannot start: validate() plus a dataset that cannot be found."""
+def problems(workspace: Workspace, cfg: TrainConfig) -> list[Reason]:
+    """Every reason the form cannot start: validate() plus a dataset or model not found."""
     errors = validate(cfg)
-    try:
-        dataset_path(workspace, cfg)
-    except USER_ERRORS as exc:
-        errors.append(f"dataset {exc}")
-    try:
-        workspace.model_source(cfg.model)
-    except USER_ERRORS as exc:
-        errors.append(f"model {exc}")
+    for name, find in (("dataset", lambda: dataset_path(workspace, cfg)),
+                       ("model", lambda: workspace.model_source(cfg.model))):
+        try:
+            find()
+        except USER_ERRORS as exc:
+            errors.append(Reason("field_problem", {"field": name, "reason": reason_of(exc)}))
     return errors
 
 

@@ -3,36 +3,22 @@
 Each field's type and metadata pick its component (checkbox, radio, dropdown, number with its
 range, a multi-line box for lists); label and help text come from the translation table, whose
 English help is the dataclass's own. ``FORM_FIELDS`` fixes the order in which handlers receive
-and return values, so ``values_to_config`` and ``config_to_values`` are exact inverses. Presets
-are YAML files: the shipped ones in ``presets/`` and the user's own in ``<workspace>/presets``.
+and return values, so ``values_to_config`` and ``config_to_values`` are exact inverses.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import datetime
-from pathlib import Path
-
 import gradio as gr
 
+from studio.engine.errors import ConfigError, Reason
 from studio.engine.models import known_models
-from studio.engine.train.config import (
-    FIELDS,
-    ConfigError,
-    TrainConfig,
-    dump_yaml,
-    field_type,
-    from_dict,
-    preset_header,
-)
-from studio.engine.workspace import PRESETS, Workspace
+from studio.engine.train.config import FIELDS, TrainConfig, field_type, from_dict
 
 FORM_FIELDS = list(FIELDS)
 RADIO_FIELDS = ("method", "finetuning_type")
 WIDE_FIELDS = ("model", "dataset", "system_prompt", "probe_prompts", "lora_target")
 OPEN_GROUPS = ("model", "data", "method", "lora", "training")
 GROUP_ORDER = (*OPEN_GROUPS, "advanced")
-USER_PRESETS = "presets"  # folder inside the workspace; the shipped presets stay untouched
 
 
 def _component(ctx, name: str, choices: dict[str, list[str]]):
@@ -94,7 +80,7 @@ def values_to_config(values) -> TrainConfig:
     data, errors = {}, []
     for name, value in zip(FORM_FIELDS, values):
         if value is None or (value == "" and field_type(name) in (int, float)):
-            errors.append(f"{name} must not be empty")
+            errors.append(Reason("field_empty", {"field": name}))
             continue
         data[name] = value
     if errors:
@@ -104,7 +90,7 @@ def values_to_config(values) -> TrainConfig:
         try:
             from_dict({name: value})
         except ConfigError as exc:
-            cfg_errors.extend(exc.errors)
+            cfg_errors.extend(exc.reasons)
     if cfg_errors:
         raise ConfigError(cfg_errors)
     return from_dict(data)
@@ -120,41 +106,3 @@ def visibility(method: str, finetuning_type: str) -> tuple:
     return (gr.update(visible=finetuning_type in ("lora", "qlora")),
             gr.update(visible=method == "dpo"),
             gr.update(visible=finetuning_type == "freeze"))
-
-
-# ---------------------------------------------------------------------------------- presets
-def user_presets_dir(workspace: Workspace) -> Path:
-    return workspace.root / USER_PRESETS
-
-
-def list_presets(workspace: Workspace) -> list[tuple[str, str]]:
-    """(label, path) for the shipped presets, then the user's own (marked with a star)."""
-    shipped = [(p.stem, str(p)) for p in sorted(PRESETS.glob("*.yaml"))]
-    mine = [(f"★ {p.stem}", str(p)) for p in sorted(user_presets_dir(workspace).glob("*.yaml"))]
-    return shipped + mine
-
-
-def preset_path(workspace: Workspace, value: str) -> Path:
-    """The preset a dropdown value names; only files listed as presets can be read."""
-    allowed = {path for _, path in list_presets(workspace)}
-    if value not in allowed:
-        raise ConfigError([f"unknown preset {value!r}"])
-    return Path(value)
-
-
-def describe_preset(path: Path) -> str:
-    return preset_header(path) or path.stem
-
-
-def save_preset(workspace: Workspace, name: str, cfg: TrainConfig, note: str = "") -> Path:
-    """Write ``cfg`` as ``<workspace>/presets/<name>.yaml``; never replaces an existing file."""
-    slug = re.sub(r"[^\w.-]+", "-", name.strip()).strip("-.")
-    if not slug:
-        raise ConfigError(["preset name must contain a letter or digit"])
-    target = user_presets_dir(workspace) / f"{slug}.yaml"
-    if target.exists() or (PRESETS / target.name).exists():
-        raise ConfigError([f"a preset named {slug} already exists; choose another name"])
-    target.parent.mkdir(parents=True, exist_ok=True)
-    header = note.strip() or f"Saved from the Train tab on {datetime.now():%Y-%m-%d %H:%M}."
-    target.write_text(dump_yaml(cfg, header), encoding="utf-8")
-    return target

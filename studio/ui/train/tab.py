@@ -15,7 +15,8 @@ from pathlib import Path
 import gradio as gr
 
 from studio.engine.data.store import list_datasets
-from studio.engine.errors import USER_ERRORS, BusyError
+from studio.engine.errors import USER_ERRORS
+from studio.engine.train import presets
 from studio.engine.train.config import load_yaml
 from studio.engine.train.estimate import estimate
 from studio.ui.train import actions as act
@@ -26,26 +27,26 @@ POLL_SECONDS = 2.0
 PRIVATE = {"api_visibility": "private"}  # page plumbing, not part of the studio's API
 
 
-def _default_preset(presets: list[tuple[str, str]]) -> str | None:
-    for _, path in presets:
+def _default_preset(choices: list[tuple[str, str]]) -> str | None:
+    for _, path in choices:
         if path.endswith("identity-lora.yaml"):
             return path
-    return presets[0][1] if presets else None
+    return choices[0][1] if choices else None
 
 
 def build(ctx) -> dict:
     tr = ctx.tr
-    presets = tf.list_presets(ctx.workspace)
-    first = _default_preset(presets)
+    choices = presets.list_presets(ctx.workspace)
+    first = _default_preset(choices)
     with gr.Row(elem_id="train-preset-row"):
         with gr.Column(scale=3, min_width=300):
             preset = tr(gr.Dropdown, texts={"label": "train.preset", "info": "train.preset.help"},
-                        choices=presets, value=first, elem_id="train-preset",
+                        choices=choices, value=first, elem_id="train-preset",
                         allow_custom_value=True)  # presets saved later join the list; checked
             load_btn = tr(gr.Button, texts={"value": "train.preset.load"}, size="sm",
                           variant="secondary", elem_id="train-load-preset")
         with gr.Column(scale=7):
-            preset_info = gr.Markdown(tf.describe_preset(Path(first)) if first else "",
+            preset_info = gr.Markdown(presets.describe_preset(Path(first)) if first else "",
                                       elem_classes=["studio-muted"], elem_id="train-preset-info")
     with gr.Row():
         with gr.Column(scale=5, min_width=380, elem_id="train-form"):
@@ -103,16 +104,16 @@ def _handlers(ctx):
 
     def load_preset(path, lang):
         try:
-            p = tf.preset_path(ctx.workspace, path)
+            p = presets.preset_path(ctx.workspace, path)
             cfg = load_yaml(p)
         except USER_ERRORS as exc:
             return [gr.skip()] * n + [gr.skip(), act.user_error(tr, lang, exc)]
         done = tr.t("train.msg.preset_loaded", lang, preset=p.stem)
-        return [*tf.config_to_values(cfg), tf.describe_preset(p), done]
+        return [*tf.config_to_values(cfg), presets.describe_preset(p), done]
 
     def describe(path):
         try:
-            return tf.describe_preset(tf.preset_path(ctx.workspace, path))
+            return presets.describe_preset(presets.preset_path(ctx.workspace, path))
         except USER_ERRORS:
             return ""
 
@@ -139,16 +140,10 @@ def _handlers(ctx):
             if errors:
                 return act.format_errors(tr, lang, errors), *keep
             run = ctx.jobs.start(cfg, act.dataset_path(ctx.workspace, cfg))
-        except BusyError:
-            return _busy(lang), *keep
-        except USER_ERRORS as exc:
+        except USER_ERRORS as exc:  # a busy device included: the message names the job
             return act.user_error(tr, lang, exc), *keep
         return tr.t("train.msg.started", lang, run=run.id), run.id, gr.Timer(active=True), \
             live.EMPTY
-
-    def _busy(lang):
-        active = ctx.jobs.active()
-        return "" + tr.t("train.msg.busy", lang, run=active.id if active else "?")
 
     def stop(run_id, lang):
         if ctx.jobs.stop(run_id or None):
@@ -162,9 +157,6 @@ def _handlers(ctx):
         try:
             cfg = ctx.store.get(run_id).config()
             run = ctx.jobs.resume(run_id, act.dataset_path(ctx.workspace, cfg))
-        except BusyError as exc:
-            active = ctx.jobs.active()
-            return (_busy(lang) if active else f"⚠ {exc}"), *keep
         except USER_ERRORS as exc:
             return act.user_error(tr, lang, exc), *keep
         return tr.t("train.msg.resumed", lang, run=run.id), run.id, gr.Timer(active=True), \
@@ -180,21 +172,21 @@ def _handlers(ctx):
 
     def headless(path, *values):
         try:
-            preset = str(tf.preset_path(ctx.workspace, path)) if path else None
+            preset = str(presets.preset_path(ctx.workspace, path)) if path else None
         except USER_ERRORS:
             preset = None  # a typed name that is not a preset: show the plain command
         try:
             return act.headless(tf.values_to_config(values), preset)
         except USER_ERRORS as exc:
-            return f"# {exc}", gr.skip()
+            return f"# {tr.error(exc)}", gr.skip()
 
     def save_preset(name, note, *args):
         *values, lang = args
         try:
-            saved = tf.save_preset(ctx.workspace, name, tf.values_to_config(values), note)
+            saved = presets.save_preset(ctx.workspace, name, tf.values_to_config(values), note)
         except USER_ERRORS as exc:
             return act.user_error(tr, lang, exc), gr.skip()
-        choices = tf.list_presets(ctx.workspace)
+        choices = presets.list_presets(ctx.workspace)
         return (tr.t("train.msg.preset_saved", lang, path=str(saved)),
                 gr.update(choices=choices, value=str(saved)))
 
