@@ -77,7 +77,8 @@ def bare_round(model, tokenizer, sampling, n_tokens: int) -> dict:
 
 
 def speed(args) -> dict:
-    from studio.engine.chat.engine import ChatEngine, Sampling
+    from studio.engine.chat.decode import Sampling
+    from studio.engine.chat.engine import ChatEngine
     from studio.engine.runs import RunStore
 
     runs = RunStore(args.runs_dir) if Path(args.runs_dir).is_dir() else None
@@ -124,7 +125,8 @@ def memory_child(args) -> None:
 
     import psutil
 
-    from studio.engine.chat.engine import ChatEngine, Sampling
+    from studio.engine.chat.decode import Sampling
+    from studio.engine.chat.engine import ChatEngine
     from studio.engine.runs import RunStore
 
     runs = RunStore(args.runs_dir) if Path(args.runs_dir).is_dir() else None

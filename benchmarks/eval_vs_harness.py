@@ -152,7 +152,8 @@ def run_studio(model, tokenizer, args, benchmark: str) -> tuple[dict, float]:
 
 
 def studio_prompts(tokenizer, args, benchmark: str) -> dict:
-    from studio.engine.scoring.evaluate import build_prompt, plan
+    from studio.engine.scoring.evaluate import plan
+    from studio.engine.scoring.prompts import build_prompt
 
     prompts = {}
     for e in plan(benchmark, Path(args.data_root) / benchmark,

@@ -14,7 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from studio.engine.chat.engine import ChatEngine, ChatError, Sampling, example_prompts
+from studio.engine.chat.decode import Sampling
+from studio.engine.chat.engine import ChatEngine
+from studio.engine.chat.targets import example_prompts
+from studio.engine.errors import ChatError
 from studio.engine.runs import RunStore
 from studio.engine.train.config import TrainConfig
 
@@ -308,7 +311,7 @@ def test_full_weights_run_compares_two_models(tmp_path, tiny_model_dir):
 def test_training_on_this_device_is_reported(tmp_path, tiny_model_dir):
     import os
 
-    from studio.engine.chat.engine import active_training, training_notice
+    from studio.engine.chat.targets import active_training, training_notice
 
     store = RunStore(tmp_path)
     assert training_notice(runs=store) is None

@@ -1,4 +1,5 @@
-"""The ``studio`` command: train with --set, list runs, resume, readable errors."""
+"""The ``studio`` command: train with --set, list runs, resume, readable errors, and the
+README's documented `studio runs` / `studio export RUN OUT` lines run as written."""
 
 import subprocess
 import sys
@@ -41,3 +42,41 @@ def test_errors_are_one_readable_line(tmp_path):
     bad = studio("train", str(ROOT / "presets" / "identity-lora.yaml"), "--set",
                  "learning_rate=-1", "--runs-dir", str(tmp_path))
     assert bad.returncode == 2 and "learning_rate must be > 0.0, got -1.0" in bad.stderr
+
+
+def test_readme_runs_and_export_lines_work_as_documented(tmp_path, tiny_config):
+    """`studio runs` and `studio export RUN OUT`, exactly as the README's command list shows
+    them, from a folder whose runs/ holds one finished tiny run."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from studio.engine.runs import RunStore
+    from studio.engine.train.job import run_training
+    from tests.readme import as_python, documented_usage
+
+    run = RunStore(tmp_path / "runs").create(tiny_config)  # runs/ is the commands' default
+    assert run_training(run) == "completed"
+
+    runs = documented_usage("runs")
+    assert runs == ["studio", "runs"]  # no arguments: it reads ./runs
+    listing = subprocess.run(as_python(runs), cwd=tmp_path, capture_output=True, text=True,
+                             timeout=600)
+    assert listing.returncode == 0, listing.stderr
+    header, *rows = listing.stdout.splitlines()
+    assert header.split()[:3] == ["run", "state", "steps"]
+    assert len(rows) == 1 and rows[0].split()[:3] == [run.id, "completed", "4/4"]
+
+    export = documented_usage("export")
+    assert export == ["studio", "export", "RUN", "OUT"]
+    argv = [{"RUN": run.id, "OUT": "exported"}.get(word, word) for word in export]
+    out = subprocess.run(as_python(argv), cwd=tmp_path, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "exported: exported"
+    exported = tmp_path / "exported"
+    assert not (exported / "adapter_config.json").exists()  # a plain model, LoRA merged in
+    model = AutoModelForCausalLM.from_pretrained(exported)  # plain transformers, no studio
+    tokenizer = AutoTokenizer.from_pretrained(exported)
+    ids = tokenizer.apply_chat_template([{"role": "user", "content": "Who are you?"}],
+                                        add_generation_prompt=True, return_tensors="pt",
+                                        return_dict=True)["input_ids"]
+    assert model(input_ids=ids).logits.shape[-1] == len(tokenizer)

@@ -6,20 +6,24 @@ task YAMLs); benchmarks/eval_vs_harness.py checks them against the harness itsel
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 import torch
 
+from studio.engine.errors import EvalDataError
 from studio.engine.models import load_model, load_tokenizer
+from studio.engine.scoring import data as exams
 from studio.engine.scoring import evaluate as ev
+from studio.engine.scoring import prompts, results
 from studio.engine.scoring.score import Item, common_prefix, score_items
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "sample-exam"
 
 
 def _q(question="1+1=?", choices=("1", "2", "3", "4"), answer="B", index=0, subject="s"):
-    return ev.Question(subject, index, question, tuple(choices), answer)
+    return exams.Question(subject, index, question, tuple(choices), answer)
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +50,9 @@ def cmmlu_dir(tmp_path):
 
 
 def test_mmlu_plain_prompt_matches_harness_format():
-    subject = ev.subject_info("mmlu", None, "abstract_algebra")
+    subject = exams.subject_info("mmlu", None, "abstract_algebra")
     shots = [_q("  Find 2+2. ", ("1", "4", "None", "0"), "B")]
-    prompt = ev.build_prompt("plain", None, "mmlu", subject, shots, _q(" What is 1+1?\n"))
+    prompt = prompts.build_prompt("plain", None, "mmlu", subject, shots, _q(" What is 1+1?\n"))
     assert prompt == (
         "The following are multiple choice questions (with answers) about abstract algebra.\n\n"
         "Find 2+2.\nA. 1\nB. 4\nC. None\nD. 0\nAnswer: B\n\n"
@@ -57,13 +61,13 @@ def test_mmlu_plain_prompt_matches_harness_format():
 
 def test_ceval_and_cmmlu_plain_prompts():
     q = _q("下列说法正确的是____。", ("甲", "乙", "丙", "丁"), "C")
-    ceval = ev.build_prompt("plain", None, "ceval", ev.subject_info("ceval", None, "accountant"),
-                            [q], q)
+    accountant = exams.subject_info("ceval", None, "accountant")
+    ceval = prompts.build_prompt("plain", None, "ceval", accountant, [q], q)
     assert ceval == ("以下是中国关于注册会计师的单项选择题，请选出其中的正确答案。\n\n"
                      "下列说法正确的是____。\nA. 甲\nB. 乙\nC. 丙\nD. 丁\n答案： C\n\n"
                      "下列说法正确的是____。\nA. 甲\nB. 乙\nC. 丙\nD. 丁\n答案：")
-    cmmlu = ev.build_prompt("plain", None, "cmmlu", ev.subject_info("cmmlu", None, "agronomy"),
-                            [], q)
+    agronomy = exams.subject_info("cmmlu", None, "agronomy")
+    cmmlu = prompts.build_prompt("plain", None, "cmmlu", agronomy, [], q)
     assert cmmlu == ("以下是关于农学的单项选择题，请直接给出正确答案的选项。\n\n"
                      "下列说法正确的是____。\nA. 甲\nB. 乙\nC. 丙\nD. 丁\n答案：")
 
@@ -76,8 +80,8 @@ def test_ceval_and_cmmlu_plain_prompts():
 ])
 def test_chat_prompts_use_the_template(tiny, benchmark, subject, head, cue):
     _, tokenizer = tiny
-    info = ev.subject_info(benchmark, None, subject)
-    prompt = ev.build_prompt("chat", tokenizer, benchmark, info, [_q(answer="A")], _q())
+    info = exams.subject_info(benchmark, None, subject)
+    prompt = prompts.build_prompt("chat", tokenizer, benchmark, info, [_q(answer="A")], _q())
     assert prompt == (f"<|im_start|>system\n{head}<|im_end|>\n<|im_start|>user\n"
                       f"1+1=?\nA. 1\nB. 2\nC. 3\nD. 4\n{cue} A\n\n"
                       f"1+1=?\nA. 1\nB. 2\nC. 3\nD. 4\n{cue}<|im_end|>\n<|im_start|>assistant\n")
@@ -85,12 +89,12 @@ def test_chat_prompts_use_the_template(tiny, benchmark, subject, head, cue):
 
 def test_kshot_is_the_first_k_dev_questions_in_file_order():
     dev = [_q(index=i) for i in range(5)]
-    assert [q.index for q in ev.select_shots(dev, 3)] == [0, 1, 2]
-    assert ev.select_shots(dev, 0) == []
+    assert [q.index for q in prompts.select_shots(dev, 3)] == [0, 1, 2]
+    assert prompts.select_shots(dev, 0) == []
     with pytest.raises(ValueError, match="between 0 and 5"):
-        ev.select_shots(dev, 6)
+        prompts.select_shots(dev, 6)
     with pytest.raises(ValueError, match="only 2"):
-        ev.select_shots(dev[:2], 3)
+        prompts.select_shots(dev[:2], 3)
     entries = ev.plan("mmlu", ASSETS / "en", ["general_science"], shots=2, limit=3)
     assert [q.question for q in entries[0]["examples"]] == [
         "What gas do plants take in from the air for photosynthesis?",
@@ -100,61 +104,63 @@ def test_kshot_is_the_first_k_dev_questions_in_file_order():
 
 def test_letter_token_ids_with_and_without_space(tiny):
     _, tokenizer = tiny
-    spaced, bare = ev.letter_token_ids(tokenizer, True), ev.letter_token_ids(tokenizer, False)
+    spaced = prompts.letter_token_ids(tokenizer, True)
+    bare = prompts.letter_token_ids(tokenizer, False)
     assert [tokenizer.decode([i]) for i in spaced] == [" A", " B", " C", " D"]
     assert [tokenizer.decode([i]) for i in bare] == ["A", "B", "C", "D"]
-    ctx, cont = ev.encode_pair(tokenizer, "Answer:", " A", add_special_tokens=True)
+    ctx, cont = prompts.encode_pair(tokenizer, "Answer:", " A", add_special_tokens=True)
     assert cont == [spaced[0]] and ctx == tokenizer("Answer:")["input_ids"]
     # The harness moves a context's trailing space into the continuation.
-    assert ev.encode_pair(tokenizer, "Answer: ", "A", True) == (ctx, cont)
+    assert prompts.encode_pair(tokenizer, "Answer: ", "A", True) == (ctx, cont)
 
 
 # --- reading data, and bad data
 
 
 def test_reads_the_three_layouts(cmmlu_dir):
-    en = ev.list_subjects("mmlu", ASSETS / "en")
+    en = exams.list_subjects("mmlu", ASSETS / "en")
     assert [(s.key, s.category) for s in en] == [("general_science", "STEM"),
                                                  ("world_geography", "Social Sciences")]
-    zh = ev.load_questions("ceval", ASSETS / "zh", "everyday_math", "val")
+    zh = exams.load_questions("ceval", ASSETS / "zh", "everyday_math", "val")
     assert zh[0].question == "8 + 5 = ____。" and zh[0].answer == "B" and len(zh) == 8
-    cm = ev.load_questions("cmmlu", cmmlu_dir, "agronomy", "test")
+    cm = exams.load_questions("cmmlu", cmmlu_dir, "agronomy", "test")
     assert [(q.index, q.question, q.choices[0], q.answer) for q in cm][:2] == [
         (0, "问题0  ", "甲", "A"), (1, "问题1  ", "甲", "B")]
-    assert ev.list_subjects("cmmlu", cmmlu_dir)[0].name == "农学"
+    assert exams.list_subjects("cmmlu", cmmlu_dir)[0].name == "农学"
 
 
 def test_missing_subject_names_the_file(tmp_path):
-    with pytest.raises(ev.EvalDataError, match=r"'nope' not found: .*nope_test\.csv"):
-        ev.load_questions("mmlu", ASSETS / "en", "nope", "test")
+    with pytest.raises(EvalDataError, match=r"'nope' not found: .*nope_test\.csv"):
+        exams.load_questions("mmlu", ASSETS / "en", "nope", "test")
 
 
 def test_malformed_csv_names_file_and_row(tmp_path):
     path = _write(tmp_path / "test" / "x_test.csv", "q,a,b,c,d,A\nq2,a,b\n")
-    with pytest.raises(ev.EvalDataError, match=r"x_test\.csv, row 2: expected at least 6"):
-        ev.load_questions("mmlu", tmp_path, "x", "test")
+    with pytest.raises(EvalDataError, match=r"x_test\.csv, row 2: expected at least 6"):
+        exams.load_questions("mmlu", tmp_path, "x", "test")
     path.write_text("q,a,b,c,d,A\nq2,a,b,c,d,E\n", encoding="utf-8")
-    with pytest.raises(ev.EvalDataError, match=r"x_test\.csv, row 2: .*found 'E'"):
-        ev.load_questions("mmlu", tmp_path, "x", "test")
+    with pytest.raises(EvalDataError, match=r"x_test\.csv, row 2: .*found 'E'"):
+        exams.load_questions("mmlu", tmp_path, "x", "test")
     _write(tmp_path / "val" / "y_val.csv", "id,question,A,B,C\n0,q,a,b,c\n")
-    with pytest.raises(ev.EvalDataError, match=r"y_val\.csv, row 1: .*no 'D' column"):
-        ev.load_questions("ceval", tmp_path, "y", "val")
+    with pytest.raises(EvalDataError, match=r"y_val\.csv, row 1: .*no 'D' column"):
+        exams.load_questions("ceval", tmp_path, "y", "val")
 
 
 def test_ceval_test_split_has_no_answers_message(tmp_path):
     _write(tmp_path / "test" / "z_test.csv", "id,question,A,B,C,D\n0,q,a,b,c,d\n")
-    with pytest.raises(ev.EvalDataError, match=r"z_test\.csv: there is no answer column"):
-        ev.load_questions("ceval", tmp_path, "z", "test")
-    assert ev.load_questions("ceval", tmp_path, "z", "test", need_answers=False)[0].answer is None
-    with pytest.raises(ev.EvalDataError, match="no 'val' split"):
-        ev.check_split("cmmlu", "val")
+    with pytest.raises(EvalDataError, match=r"z_test\.csv: there is no answer column"):
+        exams.load_questions("ceval", tmp_path, "z", "test")
+    unanswered = exams.load_questions("ceval", tmp_path, "z", "test", need_answers=False)
+    assert unanswered[0].answer is None
+    with pytest.raises(EvalDataError, match="no 'val' split"):
+        exams.check_split("cmmlu", "val")
 
 
 # --- aggregation, results, comparison
 
 
 def _scored(key, category, answers, predictions):
-    entry = {"subject": ev.Subject(key, key, category),
+    entry = {"subject": exams.Subject(key, key, category),
              "questions": [_q(answer=a, index=i, subject=key) for i, a in enumerate(answers)]}
     scores = {i: [0.0 if "ABCD"[j] == p else -1.0 for j in range(4)]
               for i, p in enumerate(predictions)}
@@ -175,13 +181,13 @@ def test_category_aggregation_weights_questions():
 def test_compare_save_history(tmp_path):
     base = ev.summarize("mmlu", "test", dict([_scored("a", "STEM", "AAAA", "BBBB")]))
     tuned = ev.summarize("mmlu", "test", dict([_scored("a", "STEM", "AAAA", "AABB")]))
-    rows = ev.compare(base, tuned)
+    rows = results.compare(base, tuned)
     assert [(r["level"], r["delta"]) for r in rows] == [("subject", 0.5), ("category", 0.5),
                                                         ("overall", 0.5)]
     for r, label in ((base, "base"), (tuned, "tuned")):
         r.update(created_at=1.0 if label == "base" else 2.0, label=label)
-        ev.save_result(r, tmp_path, label)
-    assert [(h["label"], h["acc"]) for h in ev.history(tmp_path)] == [("base", 0.0),
+        results.save_result(r, tmp_path, label)
+    assert [(h["label"], h["acc"]) for h in results.history(tmp_path)] == [("base", 0.0),
                                                                       ("tuned", 0.5)]
 
 
@@ -204,7 +210,8 @@ def test_batched_cached_scores_equal_one_plain_forward(tiny):
     sub = r["subjects"]["world_geography"]
     assert sub["n"] == 8 and sub["indices"] == list(range(8))
     for q, lps in zip(entry["questions"], sub["logprobs"]):
-        prompt = ev.build_prompt("plain", tokenizer, "mmlu", entry["subject"], entry["examples"], q)
+        prompt = prompts.build_prompt("plain", tokenizer, "mmlu", entry["subject"],
+                                      entry["examples"], q)
         assert lps == pytest.approx(_reference(model, tokenizer, prompt, [" A", " B", " C", " D"]),
                                     abs=1e-4)
     assert r["overall"]["n"] == 8 and r["format"] == "plain" and r["shots"] == 2
@@ -215,12 +222,12 @@ def test_chat_format_scores_bare_letters(tiny):
     r = ev.evaluate(model, tokenizer, "ceval", ASSETS / "zh", ["everyday_math"], shots=1,
                     fmt="chat", limit=2)
     entry = ev.plan("ceval", ASSETS / "zh", ["everyday_math"], shots=1, limit=2)[0]
-    prompt = ev.build_prompt("chat", tokenizer, "ceval", entry["subject"], entry["examples"],
+    prompt = prompts.build_prompt("chat", tokenizer, "ceval", entry["subject"], entry["examples"],
                              entry["questions"][0])
     ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     with torch.inference_mode():
         lp = torch.log_softmax(model(input_ids=torch.tensor([ids])).logits[0, -1].float(), -1)
-    expected = [lp[i].item() for i in ev.letter_token_ids(tokenizer, False)]
+    expected = [lp[i].item() for i in prompts.letter_token_ids(tokenizer, False)]
     assert r["subjects"]["everyday_math"]["logprobs"][0] == pytest.approx(expected, abs=1e-4)
 
 
@@ -238,7 +245,7 @@ def test_multi_token_continuations_take_the_general_path(tiny):
 
 def test_stop_keeps_what_was_scored(tiny):
     model, tokenizer = tiny
-    stop = ev.StopFlag()
+    stop = threading.Event()
     seen = []
 
     def progress(done, total, subject):

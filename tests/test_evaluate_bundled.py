@@ -14,6 +14,7 @@ import pytest
 from studio.cli import eval_cmd
 from studio.engine.models import BUNDLED_ID
 from studio.engine.scoring import evaluate as ev
+from studio.engine.scoring import loading
 
 
 def _cli(argv: list[str]) -> int:
@@ -24,7 +25,7 @@ def _cli(argv: list[str]) -> int:
 
 
 def test_scores_are_stable_run_to_run(eval_data):
-    model, tokenizer = ev.load_for_eval(BUNDLED_ID, dtype="float32")
+    model, tokenizer = loading.load_for_eval(BUNDLED_ID, dtype="float32")
     kwargs = dict(subjects=["abstract_algebra", "anatomy"], shots=1, limit=2)
     first = ev.evaluate(model, tokenizer, "mmlu", eval_data / "mmlu", **kwargs)
     again = ev.evaluate(model, tokenizer, "mmlu", eval_data / "mmlu", batch_size=1, **kwargs)

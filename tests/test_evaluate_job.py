@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from studio.engine.scoring import evaluate as ev
+from studio.engine.scoring import loading, results
 from studio.engine.scoring.job import ScoringJob, Side, base_vs_tuned
 
 EXAM = Path(__file__).resolve().parents[1] / "assets" / "sample-exam" / "en"
@@ -47,7 +48,7 @@ def test_base_vs_tuned_shares_weights_and_saves_in_the_run(run_dir, tiny_model_d
     job.join(120)
     assert job.state == "done", job.error
     base, tuned = job.results["base"], job.results["tuned"]
-    model, tok = ev.load_for_eval(str(tiny_model_dir), dtype="float32")
+    model, tok = loading.load_for_eval(str(tiny_model_dir), dtype="float32")
     plain = ev.evaluate(model, tok, "mmlu", EXAM, ["general_science"], shots=1, limit=4)
     def flat(result):
         return [x for row in result["subjects"]["general_science"]["logprobs"] for x in row]
@@ -65,7 +66,7 @@ def test_base_vs_tuned_shares_weights_and_saves_in_the_run(run_dir, tiny_model_d
     assert tuned["adapter"] == str(run_dir) and base["base_of"] == str(run_dir)
     assert sorted(p.name.split("-")[4] for p in (run_dir / "eval").glob("*.json")) == \
         ["base", "tuned"]
-    assert [h["label"] for h in ev.history(run_dir / "eval")] == ["base", "tuned"]
+    assert [h["label"] for h in results.history(run_dir / "eval")] == ["base", "tuned"]
 
 
 class StopAfter(ScoringJob):

@@ -1,18 +1,21 @@
 """The demo that matters, on the bundled model: the identity preset really renames the model.
 
-Trains ``presets/identity-lora.yaml`` from the command line (without probes), then asks
-held-out paraphrases the training data never contains. The tuned model must give the new name;
-the base model (the same weights with the adapter off) must not.
+Runs the README's own "same run from a shell" command (read from README.md, so a README that
+drifts from the real command line fails), only without probes and into a temporary runs folder,
+then asks held-out paraphrases the training data never contains. The tuned model must give the
+name the README's command sets; the base model (the same weights with the adapter off) must not.
+The output must look like the README shows it: the last step as ``step N/N`` and the run folder.
 """
 
+import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from studio.engine.models import BUNDLED_ID, load_model, load_tokenizer
+from tests.readme import as_python, shell_quickstart
 
 ROOT = Path(__file__).resolve().parents[1]
 HELD_OUT = ["Tell me who you are.", "请介绍一下你自己"]
@@ -31,13 +34,21 @@ def _answer(model, tokenizer, prompt):
 
 def test_identity_preset_renames_the_bundled_model(tmp_path):
     assert "Tell me who you are" not in (ROOT / "assets" / "identity.json").read_text()
-    out = subprocess.run(
-        [sys.executable, "-m", "studio.cli", "train", "presets/identity-lora.yaml",
-         "--set", "name=Nova", "--set", "author=Acme Lab", "--set", "probe_steps=0",
-         "--runs-dir", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=900)
+    argv, shown = shell_quickstart()
+    sets = dict(argv[i + 1].split("=", 1) for i, word in enumerate(argv) if word == "--set")
+    name = sets["name"]  # the name the README promises the model will answer with
+    out = subprocess.run(as_python(argv) + ["--set", "probe_steps=0", "--runs-dir", str(tmp_path)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    run_dir = Path(out.stdout.strip().splitlines()[-1].removeprefix("run: "))
+    last = out.stdout.strip().splitlines()[-1]
+    assert last.startswith("run: ")
+    run_dir = Path(last.removeprefix("run: "))
+    # What the README shows: "... step 24/24 loss=... ..." and "run: runs/<stamp>-identity-lora".
+    (steps,) = [m.group(0) for line in shown if (m := re.search(r"step (\d+)/\1\b", line))]
+    assert steps in out.stdout
+    (readme_run,) = [Path(line.removeprefix("run: ")).name for line in shown
+                     if line.startswith("run: ")]
+    assert re.fullmatch(re.sub(r"\d", r"\\d", readme_run), run_dir.name), (readme_run, run_dir)
 
     from peft import PeftModel
 
@@ -48,5 +59,5 @@ def test_identity_preset_renames_the_bundled_model(tmp_path):
         tuned_answer = _answer(tuned, tokenizer, prompt)
         with tuned.disable_adapter():
             base_answer = _answer(tuned, tokenizer, prompt)
-        assert "Nova" in tuned_answer, (prompt, tuned_answer)
-        assert "Nova" not in base_answer, (prompt, base_answer)
+        assert name in tuned_answer, (prompt, tuned_answer)
+        assert name not in base_answer, (prompt, base_answer)

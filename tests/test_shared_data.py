@@ -81,7 +81,7 @@ def test_a_test_asking_for_shared_data_is_reported_skipped(pytester, monkeypatch
     """)
     result = pytester.runpytest("-rs", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, skipped=3)
-    result.stdout.fnmatch_lines([
+    result.stdout.fnmatch_lines([  # "[[]" is fnmatch's literal "["
         "SKIPPED [[]2] *needs */nonexistent/datasets (the project's real demo datasets); "
         "set STUDIO_SHARED_DATASETS to a folder holding them",
         "SKIPPED [[]1] *needs */nonexistent/eval-data (*exams); set STUDIO_EVAL_DATA to*",

@@ -68,8 +68,9 @@ def _mmlu_sample(client):
 def scored_alone(model_dir, subjects: list[str], limit: int) -> dict:
     """One model scored on its own, outside the studio, as the reference for one side."""
     from studio.engine.scoring import evaluate as ev
+    from studio.engine.scoring import loading
 
-    model, tokenizer = ev.load_for_eval(str(model_dir), dtype="float32")
+    model, tokenizer = loading.load_for_eval(str(model_dir), dtype="float32")
     return ev.evaluate(model, tokenizer, "mmlu", EXAM, subjects, shots=1, limit=limit)
 
 

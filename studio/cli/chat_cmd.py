@@ -38,7 +38,9 @@ def register(sub) -> None:
 
 
 def chat(args) -> int:
-    from studio.engine.chat.engine import ChatEngine, Sampling, training_notice
+    from studio.engine.chat.decode import Sampling
+    from studio.engine.chat.engine import ChatEngine
+    from studio.engine.chat.targets import training_notice
     from studio.engine.errors import ChatError
     from studio.engine.runs import RunStore
 

@@ -8,11 +8,12 @@ also saved under that run's ``eval/`` folder, where the Scoring tab shows its hi
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
-from studio.engine.scoring.evaluate import BENCHMARKS, DTYPES, FORMATS
+from studio.engine.io import write_json
+from studio.engine.scoring.data import BENCHMARKS
+from studio.engine.scoring.loading import DTYPES
+from studio.engine.scoring.prompts import FORMATS
 
 
 def register(subparsers) -> None:
@@ -39,13 +40,10 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from studio.engine.scoring.evaluate import (
-        evaluate,
-        load_for_eval,
-        plan,
-        resolve_adapter,
-        save_result,
-    )
+    from studio.engine.runs import run_of
+    from studio.engine.scoring.evaluate import evaluate, plan
+    from studio.engine.scoring.loading import load_for_eval, resolve_adapter
+    from studio.engine.scoring.results import save_result
 
     subjects = [s.strip() for s in args.subjects.split(",") if s.strip()] if args.subjects else None
     plan(args.benchmark, args.data_dir, subjects, args.split, args.shots, args.limit)  # fail fast
@@ -61,13 +59,12 @@ def run(args: argparse.Namespace) -> int:
     print(file=sys.stderr)
     print_result(result)
     if args.output:
-        Path(args.output).write_text(json.dumps(result, ensure_ascii=False, indent=1),
-                                     encoding="utf-8")
+        write_json(args.output, result, indent=1)
         print(f"wrote {args.output}")
     if args.adapter:
-        weights, _ = resolve_adapter(args.adapter, args.runs_dir)
-        if (weights.parent / "status.json").exists():  # a run folder: keep its score history
-            print(f"saved {save_result(result, weights.parent / 'eval', 'tuned')}")
+        run = run_of(resolve_adapter(args.adapter, args.runs_dir)[0])
+        if run is not None:  # a run's adapter: keep the run's score history
+            print(f"saved {save_result(result, run.eval_dir, 'tuned')}")
     return 0
 
 

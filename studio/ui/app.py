@@ -1,21 +1,24 @@
 """The Gradio app: a header with the language switch, then one tab per step of the workflow.
 
-Each tab is its own module with ``build(ctx)``; this file only lays them out and wires the
-language switch. Tabs read the run folders (never a browser's memory), so closing the page never
-changes a run.
+Each tab is its own package whose ``tab.build`` lays it out; this file only orders them, hands
+each the handles of the tabs it works with, and wires the language switch. Tabs read the run
+folders (never a browser's memory), so closing the page never changes a run.
 """
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import gradio as gr
 
+from studio.ui.chat import tab as chat_tab
 from studio.ui.context import StudioContext
+from studio.ui.data import tab as data_tab
 from studio.ui.i18n import LANGS
+from studio.ui.runs import tab as runs_tab
+from studio.ui.scoring import tab as scoring_tab
+from studio.ui.train import tab as train_tab
 
-TABS = ("data", "train", "runs", "chat", "scoring")
 CSS = Path(__file__).with_name("studio.css")
 # Pick Chinese on first load when the browser prefers it; the radio can change it any time.
 DETECT_LANG = "() => (navigator.language || 'en').toLowerCase().startsWith('zh') ? 'zh' : 'en'"
@@ -27,6 +30,10 @@ def device_label() -> str:
     if torch.cuda.is_available():
         return f"GPU: {torch.cuda.get_device_name(0)}"
     return f"CPU · {torch.get_num_threads()} threads"
+
+
+def tab(ctx: StudioContext, name: str) -> gr.Tab:
+    return ctx.tr(gr.Tab, texts={"label": f"tab.{name}"}, id=name)
 
 
 def build_app(ctx: StudioContext) -> gr.Blocks:
@@ -42,10 +49,17 @@ def build_app(ctx: StudioContext) -> gr.Blocks:
                               value="en", elem_id="studio-lang")
                 gr.Markdown(device_label(), elem_id="studio-device")
         with gr.Tabs() as tabs:
-            ctx.shared["tabs"] = tabs  # so a tab can send the user to another (Runs -> Train)
-            for name in TABS:
-                with tr(gr.Tab, texts={"label": f"tab.{name}"}, id=name):
-                    importlib.import_module(f"studio.ui.{name}.tab").build(ctx)
+            # Build order is the dependency order: each tab gets the handles it needs.
+            with tab(ctx, "data"):
+                data = data_tab.build(ctx)
+            with tab(ctx, "train"):
+                train = train_tab.build(ctx, demo, data)
+            with tab(ctx, "runs"):
+                runs_tab.build(ctx, demo, tabs, train)
+            with tab(ctx, "chat"):
+                chat_tab.build(ctx)
+            with tab(ctx, "scoring"):
+                scoring_tab.build(ctx)
         ctx.lang.change(tr.updates, inputs=ctx.lang, outputs=tr.components,
                         show_progress="hidden")
         demo.load(None, js=DETECT_LANG, outputs=ctx.lang)

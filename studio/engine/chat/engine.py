@@ -21,20 +21,9 @@ from pathlib import Path
 import torch
 
 from studio.engine.chat.decode import Group, Lane, Sampling, Update, decode
-from studio.engine.chat.targets import (
-    Target,
-    active_training,
-    example_prompts,
-    finished_runs,
-    resolve_target,
-    training_notice,
-)
+from studio.engine.chat.targets import Target, resolve_target
 from studio.engine.errors import ChatError, ModelError
 from studio.engine.models import load_model, load_tokenizer, resolve_model
-
-__all__ = ["SIDES", "ChatEngine", "ChatError", "Sampling", "Target", "Update",
-           "active_training", "example_prompts", "finished_runs", "pick_dtype", "render_prompt",
-           "resolve_target", "training_notice"]
 
 SIDES = ("base", "tuned")
 BASE_ONLY = "__base__"  # PEFT's adapter name for "no adapter" in a mixed batch

@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from studio.engine.errors import ChatError, PathError
-from studio.engine.runs import ACTIVE, FINISHED_WITH_WEIGHTS, Run, RunStore, pid_alive
+from studio.engine.runs import (
+    ACTIVE,
+    FINISHED_WITH_WEIGHTS,
+    Run,
+    RunStore,
+    is_run_folder,
+    pid_alive,
+)
 from studio.engine.workspace import Workspace
 
 
@@ -58,10 +65,10 @@ def resolve_target(model: str | None = None, adapter: str | None = None,
         if model is None:
             raise ChatError("chat_no_pick")
         return Target(model_id=model)
-    if runs is not None and _is_run(runs.root / Path(adapter).name) and "/" not in adapter:
+    if runs is not None and Path(adapter).name == adapter and is_run_folder(runs.root / adapter):
         return _from_run(runs.get(adapter), model)
-    folder = _folder(adapter, workspace)
-    if (folder / "status.json").exists():  # a run folder given by path
+    folder = _folder(adapter, workspace)  # a path: only inside the workspace
+    if is_run_folder(folder):
         return _from_run(Run(folder), model)
     if (folder / "adapter_config.json").exists():
         return Target(model_id=model or _adapter_base(folder), adapter_dir=folder)
@@ -70,10 +77,6 @@ def resolve_target(model: str | None = None, adapter: str | None = None,
             raise ChatError("chat_full_needs_base", folder=str(folder))
         return Target(model_id=model, full_dir=folder)
     raise ChatError("chat_not_adapter", folder=str(folder))
-
-
-def _is_run(path: Path) -> bool:
-    return (path / "status.json").exists()
 
 
 def _folder(adapter: str, workspace: Workspace | None) -> Path:

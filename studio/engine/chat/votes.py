@@ -12,18 +12,16 @@ so they stay out of the dataset.
 
 from __future__ import annotations
 
-import json
 import random
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from studio.engine.errors import VoteError
+from studio.engine.io import append_jsonl, read_jsonl
 
 VOTES = ("a", "b", "tie", "both_bad")
 PREFERENCE_FILE = "chat-votes.jsonl"
-_write_lock = threading.Lock()  # two tabs voting at once must not interleave half lines
 
 
 @dataclass(frozen=True)
@@ -77,31 +75,17 @@ def record_vote(workspace, vote: str, pair: BlindPair, prompt: list[dict],
                 "chosen": [{"role": "assistant", "content": answers[chosen]}],
                 "rejected": [{"role": "assistant", "content": answers[rejected]}],
                 "chosen_model": chosen, "created_at": now, **meta}
-        _append(preference_path(workspace), pref)
-    _append(ledger_path(workspace), row)
+        append_jsonl(preference_path(workspace), pref)
+    append_jsonl(ledger_path(workspace), row)
     return row
 
 
 def tally(workspace, run_id: str | None = None) -> dict[str, int]:
     """Counts of tuned wins, base wins, ties and both-bad votes (for one run if given)."""
     counts = {"tuned": 0, "base": 0, "tie": 0, "both_bad": 0}
-    path = ledger_path(workspace)
-    if not path.exists():
-        return {**counts, "total": 0}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line being written right now
+    for row in read_jsonl(ledger_path(workspace)):
         if run_id and row.get("run_id") != run_id:
             continue
         if row.get("winner") in counts:
             counts[row["winner"]] += 1
     return {**counts, "total": sum(counts.values())}
-
-
-def _append(path: Path, row: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _write_lock, open(path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        fh.flush()

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from studio.engine.data import template
 from studio.engine.data.template import tokenize_record
+from studio.engine.io import write_atomic
 from studio.engine.models import cache_root
 
 KEEP_ENTRIES = 32  # newest entries kept; a few MB each at most for typical demo sets
@@ -75,9 +76,7 @@ def _read(path: Path, expected: int) -> list[dict] | None:
 def _write(path: Path, rows: list[dict]) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(rows, separators=(",", ":")), encoding="utf-8")
-        tmp.replace(path)  # atomic: a reader never sees half a file
+        write_atomic(path, json.dumps(rows, separators=(",", ":")))  # never half a file
         _prune(path.parent)
     except OSError:
         pass  # a read-only or full disk only costs the next run its head start

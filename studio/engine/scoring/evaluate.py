@@ -1,61 +1,35 @@
-"""C-Eval / MMLU / CMMLU scoring: the entry point the Scoring tab and ``studio eval`` share.
+"""C-Eval / MMLU / CMMLU scoring of one model: the step the Scoring tab and ``studio eval`` share.
 
-``evaluate`` scores one model (or one side of a base/tuned pair) on a benchmark: it reads the
-questions (``evaluate_data``), builds the harness's prompts (``evaluate_prompts``), picks the answer
-letter with the highest next-token log-probability (``evaluate_score``) and returns per-subject,
-per-category and overall accuracy with every prediction and log-probability. ``load_for_eval``
-loads a model with an optional adapter so base and tuned share one copy of the base weights;
-saving, history and comparison live in ``evaluate_results``.
+``plan`` reads and checks every question before anything is scored. ``evaluate`` scores one model
+(or one side of a base/tuned pair): it builds the harness's prompts (``prompts``), picks the answer
+letter with the highest next-token log-probability (``score``) and returns per-subject,
+per-category and overall accuracy with every prediction and log-probability. Loading base and
+tuned weights is ``loading``; saving, history and comparison are ``results``.
 """
 
 from __future__ import annotations
 
-import contextlib
+import threading
 import time
 from pathlib import Path
 
-from studio.engine.errors import EvalDataError, ModelError
-from studio.engine.scoring.data import (  # noqa: F401  (re-exported: the public API)
-    BENCHMARKS,
+from studio.engine.errors import EvalDataError
+from studio.engine.scoring.data import (
     CATEGORIES,
     LETTERS,
-    Question,
-    Subject,
     check_split,
     list_subjects,
     load_questions,
     subject_info,
 )
-from studio.engine.scoring.prompts import (  # noqa: F401
+from studio.engine.scoring.prompts import (
     FORMATS,
     build_prompt,
     continuations,
     encode_pair,
-    letter_token_ids,
     select_shots,
 )
-from studio.engine.scoring.results import (  # noqa: F401
-    compare,
-    history,
-    load_result,
-    save_result,
-)
 from studio.engine.scoring.score import Item, score_items
-
-DTYPES = ("auto", "float32", "bfloat16", "float16")
-
-
-class StopFlag:
-    """A flag another thread sets to stop scoring between batches; what was scored is kept."""
-
-    def __init__(self):
-        self._set = False
-
-    def set(self) -> None:
-        self._set = True
-
-    def is_set(self) -> bool:
-        return self._set
 
 
 def plan(benchmark: str, data_dir: str | Path | None, subjects: list[str] | None = None,
@@ -91,7 +65,8 @@ def plan(benchmark: str, data_dir: str | Path | None, subjects: list[str] | None
 def evaluate(model, tokenizer, benchmark: str, data_dir: str | Path | None = None,
              subjects: list[str] | None = None, split: str | None = None, shots: int = 5,
              fmt: str = "plain", limit: int | None = None, batch_size: int = 8,
-             progress=None, stop: StopFlag | None = None, meta: dict | None = None) -> dict:
+             progress=None, stop: threading.Event | None = None,
+             meta: dict | None = None) -> dict:
     """Score ``model`` and return the result dict (see ``summarize`` for its shape).
 
     ``progress(done, total, subject_key)`` is called after every batch; ``stop.set()`` from
@@ -196,81 +171,3 @@ def _overall(subjects: dict) -> dict:
     accs = [s["acc"] for s in subjects.values()]
     return {"n": n, "correct": correct, "acc": correct / n if n else 0.0,
             "macro_acc": sum(accs) / len(accs) if accs else 0.0, "subjects": len(subjects)}
-
-
-# --- loading models for scoring
-
-
-def torch_dtype(name: str):
-    """``auto`` is bf16 on a GPU that has it and fp32 elsewhere (the numbers to quote)."""
-    import torch
-
-    if name not in DTYPES:
-        raise EvalDataError("eval_dtype_unknown", dtype=name, choices=", ".join(DTYPES))
-    if name == "auto":
-        cuda = torch.cuda.is_available()
-        return torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
-    return getattr(torch, name)
-
-
-def resolve_adapter(spec: str, runs_dir: str | Path | None = None) -> tuple[Path, str | None]:
-    """A run id, run folder or adapter folder -> (weights folder, the run's base model id)."""
-    from studio.engine.runs import Run, RunStore
-
-    path = Path(spec).expanduser()
-    run = None
-    if (path / "status.json").exists():
-        run = Run(path)
-    elif not path.exists() and runs_dir and Path(runs_dir).is_dir():
-        try:
-            run = RunStore(runs_dir).get(spec)
-        except FileNotFoundError:
-            run = None
-    if run is not None:
-        weights = run.weights_dir()
-        if weights is None:
-            raise EvalDataError("eval_run_no_weights", run=run.id)
-        try:
-            base = run.config().model
-        except Exception:  # an unreadable config: the caller must then name the model
-            base = None
-        return weights, base
-    if (path / "adapter_config.json").exists() or (path / "config.json").exists():
-        return path, None
-    if runs_dir:
-        raise EvalDataError("eval_adapter_unknown", spec=spec, runs_dir=str(runs_dir))
-    raise EvalDataError("eval_adapter_unknown_bare", spec=spec)
-
-
-def load_for_eval(model_id: str | None, adapter: str | None = None, dtype: str = "auto",
-                  runs_dir: str | Path | None = None):
-    """(model, tokenizer): the base model, with the adapter attached when one is given.
-
-    A run that saved full weights is loaded as the model itself. With an adapter, scoring the
-    base model is ``with adapter_disabled(model):`` on the same object.
-    """
-    from studio.engine.models import load_model, load_tokenizer
-
-    weights, base = resolve_adapter(adapter, runs_dir) if adapter else (None, None)
-    if weights is not None and (weights / "config.json").exists():
-        model_id, weights = str(weights), None
-    model_id = model_id or base
-    if not model_id:
-        raise ModelError("eval_no_model")
-    model = load_model(model_id, dtype=torch_dtype(dtype))
-    tokenizer = load_tokenizer(model_id)
-    if weights is not None:
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(model, str(weights))
-    return model.eval(), tokenizer
-
-
-@contextlib.contextmanager
-def adapter_disabled(model):
-    """Score the base model of a PEFT model; a plain model is left as it is."""
-    if hasattr(model, "disable_adapter"):
-        with model.disable_adapter():
-            yield model
-    else:
-        yield model

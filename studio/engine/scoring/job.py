@@ -13,20 +13,17 @@ import logging
 import threading
 import time
 import traceback
+import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from studio.engine.errors import USER_ERRORS
-from studio.engine.scoring.evaluate import (
-    StopFlag,
-    adapter_disabled,
-    evaluate,
-    load_for_eval,
-    plan,
-    resolve_adapter,
-    save_result,
-)
+from studio.engine.device import Device
+from studio.engine.errors import USER_ERRORS, Reason
+from studio.engine.runs import run_of
+from studio.engine.scoring.evaluate import evaluate, plan
+from studio.engine.scoring.loading import adapter_disabled, load_for_eval, resolve_adapter
+from studio.engine.scoring.results import save_result
 
 
 @dataclass
@@ -39,6 +36,9 @@ class Side:
 
 @dataclass
 class ScoringJob:
+    """Scoring one or more sides on the device (the arbiter's ``Job``)."""
+
+    kind = "scoring"
     sides: list[Side]
     benchmark: str
     data_dir: str | None
@@ -60,26 +60,34 @@ class ScoringJob:
     total: int = 0
     current: str = ""
     started_at: float = 0.0
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])  # what a page polls by
 
     def __post_init__(self):
-        self._stop = StopFlag()
-        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._finished = threading.Event()
 
-    def start(self) -> ScoringJob:
-        """Check the data (raises on bad input), then score in a daemon thread."""
+    def start(self, device: Device | None = None) -> ScoringJob:
+        """Check the data (raises on bad input), then score on the device's worker thread
+        (BusyError while another job holds the device)."""
         per_side = sum(len(e["questions"]) for e in plan(
             self.benchmark, self.data_dir, self.subjects, self.split, self.shots, self.limit))
-        self.total, self.state, self.started_at = per_side * len(self.sides), "running", time.time()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="scoring")
-        self._thread.start()
+
+        def begin():
+            self.total, self.state = per_side * len(self.sides), "running"
+            self.started_at = time.time()
+
+        (device or Device()).start(self, before_start=begin)
         return self
+
+    def busy_reason(self) -> Reason:
+        return Reason("busy_scoring", {"name": f"{self.benchmark}: "
+                                               f"{', '.join(s.label for s in self.sides)}"})
 
     def stop(self) -> None:
         self._stop.set()
 
     def join(self, timeout: float | None = None) -> None:
-        if self._thread:
-            self._thread.join(timeout)
+        self._finished.wait(timeout)
 
     @property
     def running(self) -> bool:
@@ -92,7 +100,13 @@ class ScoringJob:
                 "current": self.current, "elapsed_s": elapsed,
                 "error": self.error, "labels": list(self.results)}
 
-    def _run(self) -> None:
+    def work(self) -> None:
+        try:
+            self._score_all()
+        finally:
+            self._finished.set()
+
+    def _score_all(self) -> None:
         try:
             for group in _groups(self.sides):
                 model, tokenizer = load_for_eval(group[0].model, group[0].adapter, self.dtype,
@@ -136,8 +150,9 @@ class ScoringJob:
     def _folder(self, side: Side) -> Path | None:
         if side.adapter:
             weights, _ = resolve_adapter(side.adapter, self.runs_dir)
-            if (weights.parent / "status.json").exists():
-                return weights.parent / "eval"
+            run = run_of(weights)
+            if run is not None:
+                return run.eval_dir
         return Path(self.save_dir) if self.save_dir else None
 
 

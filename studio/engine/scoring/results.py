@@ -12,6 +12,8 @@ import re
 import time
 from pathlib import Path
 
+from studio.engine.io import write_json
+
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.]+", "-", str(text)).strip("-")[:40] or "model"
@@ -28,9 +30,7 @@ def save_result(result: dict, folder: str | Path, label: str = "") -> Path:
     while path.exists():
         n += 1
         path = folder / f"{name}-{n}.json"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
-    tmp.replace(path)  # a reader never sees half a file
+    write_json(path, result, indent=1)  # a reader never sees half a file
     return path
 
 

@@ -14,13 +14,8 @@ import time
 
 import gradio as gr
 
-from studio.engine.chat.engine import (
-    ChatEngine,
-    Sampling,
-    active_training,
-    example_prompts,
-    finished_runs,
-)
+from studio.engine.chat.decode import Sampling
+from studio.engine.chat.targets import active_training, example_prompts, finished_runs
 from studio.engine.chat.votes import BlindPair, preference_path, record_vote, tally
 from studio.engine.errors import USER_ERRORS, VoteError
 from studio.ui.chat.view import (
@@ -40,8 +35,7 @@ STREAM_EVERY_S = 0.04  # push at most ~25 updates a second; tokens still arrive 
 
 def build(ctx) -> None:
     tr = ctx.tr
-    engine = ctx.shared.setdefault("chat_engine",
-                                   ChatEngine(runs=ctx.store, workspace=ctx.workspace))
+    engine = ctx.chat_engine
     state = gr.State(empty_state())
     tr(gr.Markdown, texts={"value": "chat.intro"}, elem_classes="studio-muted")
     with gr.Row(equal_height=False):

@@ -3,14 +3,15 @@
 Four stacked sections fit a laptop screen: the source (picker, upload, detected format and the
 column mapping), the rows (a paged, searchable table beside a JSON row editor with undo), the
 model's view (one row with trained tokens highlighted, token-length statistics against the max
-length), and problems plus saving. Handlers live in ``data_handlers``/``data_actions``; this file
-only lays out components and wires events. The saved path is published in
-``ctx.shared["data_saved_path"]`` so the Train tab can react to a new dataset.
+length), and problems plus saving. Handlers live in ``handlers`` / ``actions``; this file only
+lays out components and wires events. ``build`` returns ``DataHandles`` (the saved dataset's path),
+so the Train tab can offer and pick a dataset saved here.
 """
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 import gradio as gr
@@ -142,15 +143,21 @@ def _problems_and_save(ctx, ui) -> None:
                                interactive=False, elem_id="data-saved-path")
 
 
-def build(ctx) -> SimpleNamespace:
+@dataclass(frozen=True)
+class DataHandles:
+    """What other tabs use of the Data tab."""
+
+    saved_path: gr.Textbox  # the workspace path of the dataset saved last (changes on save)
+
+
+def build(ctx) -> DataHandles:
     ui = SimpleNamespace(state=gr.State(empty_state()))
     _source_section(ctx, ui)
     _rows_section(ctx, ui)
     _model_view_section(ctx, ui)
     _problems_and_save(ctx, ui)
     _wire(ctx, ui, DataActions(ctx, ui))
-    ctx.shared["data_saved_path"] = ui.saved_path
-    return ui
+    return DataHandles(saved_path=ui.saved_path)
 
 
 def _wire(ctx, ui, h: DataActions) -> None:

@@ -4,7 +4,8 @@ The list and each run's view are read from the run folders, so runs started from
 another browser appear too, and runs a server restart ``interrupted`` show so and offer Resume.
 Opening a run reuses the Train tab's live view (it keeps updating while that run trains);
 comparing overlays smoothed loss curves and lists only the config fields that differ. Clone fills
-the Train form published in ``ctx.shared``; Resume hands the run to the Train tab's live view.
+the Train form (``TrainHandles``) and switches to it; Resume hands the run to the Train tab's live
+view.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from studio.ui.train import live as train_live
 from studio.ui.runs import view as rv
 from studio.ui.train.actions import dataset_path
 from studio.ui.train.form import config_to_values
-from studio.ui.train.tab import PRIVATE
+from studio.ui.train.tab import PRIVATE, TrainHandles
 
 
-def build(ctx) -> dict:
+def build(ctx, demo: gr.Blocks, tabs: gr.Tabs, train: TrainHandles) -> None:
     tr = ctx.tr
     with gr.Row():
         pick = tr(gr.Dropdown, texts={"label": "runs.pick", "info": "runs.pick.help"},
@@ -64,11 +65,10 @@ def build(ctx) -> dict:
                  confirm=confirm, cancel=cancel, message=message, view=view, config=config,
                  files=files, compare=compare, overlay=overlay, diff=diff,
                  seen=gr.State(train_live.EMPTY), timer=gr.Timer(3.0, active=False))
-    _wire(ctx, parts)
-    return parts
+    _wire(ctx, demo, tabs, train, parts)
 
 
-def _handlers(ctx):
+def _handlers(ctx, train: TrainHandles):
     tr = ctx.tr
 
     def listing(lang, current):
@@ -92,7 +92,7 @@ def _handlers(ctx):
                 gr.update(visible=state in rv.RESUMABLE), gr.Timer(active=active), now)
 
     def clone(run_id, lang):
-        n = len(ctx.shared.get("train_form", {}))
+        n = len(train.form)
         try:
             cfg = ctx.store.get(run_id).config()
         except (*USER_ERRORS, TypeError) as exc:
@@ -139,8 +139,8 @@ def _handlers(ctx):
     return {k: v for k, v in locals().items() if callable(v)}
 
 
-def _wire(ctx, p: dict) -> None:
-    h = _handlers(ctx)
+def _wire(ctx, demo: gr.Blocks, tabs: gr.Tabs, train: TrainHandles, p: dict) -> None:
+    h = _handlers(ctx, train)
     lang = ctx.lang
     list_out = [p["table"], p["pick"], p["compare"]]
     open_io = {"fn": h["open_run"], "inputs": [p["pick"], lang, p["seen"]],
@@ -148,16 +148,15 @@ def _wire(ctx, p: dict) -> None:
                            p["timer"], p["seen"]], "show_progress": "hidden"}
     refresh = p["refresh"].click(h["listing"], [lang, p["pick"]], list_out, api_name="runs_list")
     refresh.then(**open_io, **PRIVATE)
-    gr.context.Context.root_block.load(h["listing"], [lang, p["pick"]], list_out, **PRIVATE)
+    demo.load(h["listing"], [lang, p["pick"]], list_out, **PRIVATE)
     lang.change(h["listing"], [lang, p["pick"]], list_out, **PRIVATE).then(**open_io, **PRIVATE)
     p["pick"].change(lambda: train_live.EMPTY, None, p["seen"], **PRIVATE).then(
         **open_io, api_name="run_open")
     p["timer"].tick(**open_io, **PRIVATE)
     p["table"].select(h["select_row"], None, p["pick"], **PRIVATE)
-    form = list(ctx.shared.get("train_form", {}).values())
-    p["clone"].click(h["clone"], [p["pick"], lang], [p["message"], ctx.shared["tabs"], *form],
+    p["clone"].click(h["clone"], [p["pick"], lang], [p["message"], tabs, *train.form.values()],
                      api_name="run_clone")
-    _wire_resume(ctx, p, h, list_out)
+    _wire_resume(ctx, train, p, h, list_out)
     p["delete"].click(h["ask_delete"], [p["pick"], lang],
                       [p["confirm_row"], p["confirm_text"], p["message"]], **PRIVATE)
     p["cancel"].click(lambda: gr.update(visible=False), None, p["confirm_row"], **PRIVATE)
@@ -168,13 +167,10 @@ def _wire(ctx, p: dict) -> None:
                         api_name="runs_compare")
 
 
-def _wire_resume(ctx, p: dict, h: dict, list_out: list) -> None:
+def _wire_resume(ctx, train: TrainHandles, p: dict, h: dict, list_out: list) -> None:
     """Resume here, then let the Train tab's live view follow the run."""
-    watch, poll = ctx.shared.get("train_watch"), ctx.shared.get("train_poll")
-    seen = poll["inputs"][2] if poll else p["seen"]
-    outs = [p["message"], watch or gr.State(), seen]
+    outs = [p["message"], train.watch, train.seen]
     event = p["resume"].click(h["resume"], [p["pick"], ctx.lang], outs, api_name="run_resume",
                               concurrency_limit=1)
-    if poll:
-        event = event.then(**poll, **PRIVATE)
+    event = event.then(**train.poll, **PRIVATE)
     event.then(h["listing"], [ctx.lang, p["pick"]], list_out, **PRIVATE)

@@ -12,22 +12,24 @@ from __future__ import annotations
 
 import functools
 import time
-import uuid
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
-from studio.engine.errors import USER_ERRORS, PathError
+from studio.engine.errors import USER_ERRORS, EvalDataError, PathError
 from studio.engine.models import BUNDLED_ID, load_tokenizer
+from studio.engine.runs import is_run_folder
+from studio.engine.scoring import data as exams
 from studio.engine.scoring import evaluate as ev
+from studio.engine.scoring import loading, prompts
+from studio.engine.scoring import results as saved_results
 from studio.engine.scoring.job import ScoringJob, Side, base_vs_tuned
 from studio.ui import charts
 
 SAMPLES = {"mmlu": "assets/sample-exam/en", "ceval": "assets/sample-exam/zh", "cmmlu": ""}
 CAT_KEYS = {"STEM": "stem", "Humanities": "humanities", "Social Sciences": "social",
             "Other": "other"}
-JOBS: dict[str, ScoringJob] = {}  # job id -> job; scoring is one at a time per server
 POLL_SECONDS = 1.0
 
 
@@ -54,11 +56,11 @@ def build(ctx) -> dict:
         c["shots"] = tr(gr.Slider, texts={"label": "scoring.shots"}, minimum=0, maximum=5,
                         step=1, value=5, elem_id="scoring-shots")
         c["fmt"] = tr(gr.Radio, texts={"label": "scoring.format", "info": "scoring.format.help"},
-                      choices=list(ev.FORMATS), value="plain", elem_id="scoring-format")
+                      choices=list(prompts.FORMATS), value="plain", elem_id="scoring-format")
         c["limit"] = tr(gr.Number, texts={"label": "scoring.limit", "info": "scoring.limit.help"},
                         value=10, precision=0, minimum=0, elem_id="scoring-limit")
         c["dtype"] = tr(gr.Radio, texts={"label": "scoring.dtype", "info": "scoring.dtype.help"},
-                        choices=list(ev.DTYPES[:3]), value="auto", elem_id="scoring-dtype")
+                        choices=list(loading.DTYPES[:3]), value="auto", elem_id="scoring-dtype")
     with tr(gr.Accordion, texts={"label": "scoring.preview"}, open=False):
         c["preview"] = gr.Textbox(lines=10, max_lines=18, interactive=False, show_label=False,
                                   elem_id="scoring-preview")
@@ -121,7 +123,7 @@ def _tokenizer(model_id: str):
 
 
 def _subject_updates(ctx, bench: str, data_dir: str, quick: str = "all") -> list:
-    subjects = ev.list_subjects(bench, _data_dir(ctx, data_dir))
+    subjects = exams.list_subjects(bench, _data_dir(ctx, data_dir))
     updates = []
     for cat in CAT_KEYS:
         keys = [s for s in subjects if s.category == cat]
@@ -137,7 +139,7 @@ def _initial_subjects(ctx) -> list[dict]:
     try:
         return [{"choices": u["choices"], "value": u["value"]}
                 for u in _subject_updates(ctx, "mmlu", SAMPLES["mmlu"])]
-    except (ev.EvalDataError, PathError):
+    except (EvalDataError, PathError):
         return [{"choices": [], "value": []} for _ in CAT_KEYS]
 
 
@@ -148,7 +150,7 @@ def _picked(groups) -> list[str]:
 def _sides(ctx, model: str, run: str | None, other: str) -> list[Side]:
     runs_dir = str(ctx.store.root)
     if run:
-        if not (ctx.store.root / Path(run).name / "status.json").exists() or Path(run).name != run:
+        if Path(run).name != run or not is_run_folder(ctx.store.root / run):
             run = str(ctx.workspace.resolve(run))  # an adapter folder: only inside the workspace
         return base_vs_tuned(_model_id(ctx, model) if model else None, run, runs_dir)
     sides = [Side(Path(model).name or model, _model_id(ctx, model))]
@@ -164,7 +166,7 @@ def result_table(ctx, lang: str, results: dict) -> pd.DataFrame:
     t = functools.partial(ctx.t, lang=lang)
     head = [t("scoring.col.level"), t("scoring.col.name"), t("scoring.col.n")]
     if len(labels) == 2:
-        rows = ev.compare(results[labels[0]], results[labels[1]])
+        rows = saved_results.compare(results[labels[0]], results[labels[1]])
         data = [[t(f"scoring.level.{r['level']}"), r["name"], r["n"], _pct(r["acc_a"]),
                  _pct(r["acc_b"]), f"{100 * r['delta']:+.1f}"] for r in rows]
         return pd.DataFrame(data, columns=[*head, labels[0], labels[1], "Δ"])
@@ -200,7 +202,7 @@ def history_frame(ctx, run: str | None) -> pd.DataFrame:
     folder = ctx.store.root / Path(run).name / "eval" if run else ctx.workspace.root / "eval"
     rows = [[time.strftime("%Y-%m-%d %H:%M", time.localtime(h["created_at"] or 0)),
              h["benchmark"], h["split"], h["shots"], h["format"], h["label"], h["n"],
-             _pct(h["acc"])] for h in ev.history(folder)] if folder.is_dir() else []
+             _pct(h["acc"])] for h in saved_results.history(folder)] if folder.is_dir() else []
     return pd.DataFrame(rows, columns=["time", "benchmark", "split", "shots", "format", "model",
                                        "n", "acc %"])
 
@@ -223,7 +225,7 @@ def _wire(ctx, c: dict) -> None:
     def load(bench, data_dir, quick, lang_):
         try:
             return *_subject_updates(ctx, bench, data_dir, quick), ""
-        except (ev.EvalDataError, PathError) as exc:
+        except (EvalDataError, PathError) as exc:
             return (*[gr.update(choices=[], value=[]) for _ in groups],
                     f"⚠️ {ctx.tr.error(exc, lang_)}")
 
@@ -239,14 +241,12 @@ def _wire(ctx, c: dict) -> None:
         try:
             entry = ev.plan(bench, _data_dir(ctx, data_dir), keys[:1], None, int(shots), 1)[0]
             tok = _tokenizer(_model_id(ctx, model)) if fmt == "chat" else None
-            return ev.build_prompt(fmt, tok, bench, entry["subject"], entry["examples"],
+            return prompts.build_prompt(fmt, tok, bench, entry["subject"], entry["examples"],
                                    entry["questions"][0])
         except Exception as exc:  # a preview never blocks the form
             return f"({ctx.tr.error(exc, lang_)})"
 
     def start(bench, data_dir, shots, fmt, limit, dtype, model, run, other, lang_, *picked):
-        if any(j.running for j in JOBS.values()):
-            return ctx.t("scoring.msg.busy", lang_), "", gr.Timer(active=False)
         keys = _picked(picked)
         if not keys:
             return ctx.t("scoring.msg.no_subjects", lang_), "", gr.Timer(active=False)
@@ -254,16 +254,17 @@ def _wire(ctx, c: dict) -> None:
             job = ScoringJob(_sides(ctx, model, run, other), bench, _data_dir(ctx, data_dir),
                              keys, None, int(shots), fmt, int(limit or 0) or None, dtype,
                              str(ctx.store.root), str(ctx.workspace.writable("eval")))
-            job.start()
+            job.start(ctx.device)  # refused while training or scoring holds the device
         except (*USER_ERRORS, ValueError) as exc:
             return f"⚠️ {ctx.tr.error(exc, lang_)}", "", gr.Timer(active=False)
-        job_id = uuid.uuid4().hex[:8]
-        JOBS.clear()  # only the latest job is kept in memory; results are on disk
-        JOBS[job_id] = job
-        return ctx.t("scoring.msg.started", lang_, n=job.total), job_id, gr.Timer(active=True)
+        return ctx.t("scoring.msg.started", lang_, n=job.total), job.id, gr.Timer(active=True)
+
+    def job_of(job_id) -> ScoringJob | None:
+        job = ctx.device.latest("scoring")  # results live on disk; only the latest is polled
+        return job if job is not None and job.id == job_id else None
 
     def poll(job_id, run, lang_):
-        job = JOBS.get(job_id)
+        job = job_of(job_id)
         if job is None:
             return gr.skip(), gr.skip(), gr.skip(), history_frame(ctx, run), gr.Timer(active=False)
         snap = job.snapshot()
@@ -274,7 +275,7 @@ def _wire(ctx, c: dict) -> None:
                 gr.Timer(active=job.running))
 
     def stop(job_id, lang_):
-        job = JOBS.get(job_id)
+        job = job_of(job_id)
         if job and job.running:
             job.stop()
             return ctx.t("scoring.msg.stopping", lang_)

@@ -4,12 +4,13 @@ The form is built from ``TrainConfig`` (``train_form``); Start turns it into a c
 and hands it to the ``JobManager``, which trains on a worker thread. From then on the page only
 reads the run folder: a ``gr.Timer`` polls it every two seconds while a run is active, and on page
 load the tab picks up the active (or latest) run, so a reopened tab or a second browser sees the
-same live run. The form, the watched run and the poll are published in ``ctx.shared`` for the
-Runs tab (clone into the form, resume and watch here).
+same live run. ``build`` returns ``TrainHandles`` (the form, the watched run and its poll) for
+the Runs tab, which clones runs into the form and hands resumed runs to this live view.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -19,6 +20,7 @@ from studio.engine.errors import USER_ERRORS
 from studio.engine.train import presets
 from studio.engine.train.config import load_yaml
 from studio.engine.train.estimate import estimate
+from studio.ui.data.tab import DataHandles
 from studio.ui.train import actions as act
 from studio.ui.train import form as tf
 from studio.ui.train import live
@@ -34,7 +36,17 @@ def _default_preset(choices: list[tuple[str, str]]) -> str | None:
     return choices[0][1] if choices else None
 
 
-def build(ctx) -> dict:
+@dataclass(frozen=True)
+class TrainHandles:
+    """What other tabs use of the Train tab."""
+
+    form: dict  # field name -> component, in FORM_FIELDS order
+    watch: gr.Textbox  # the id of the run the live view follows
+    seen: gr.State  # what the live view has drawn so far (reset to follow another run)
+    poll: dict  # the live view's refresh event (fn, inputs, outputs), to chain after a resume
+
+
+def build(ctx, demo: gr.Blocks, data: DataHandles) -> TrainHandles:
     tr = ctx.tr
     choices = presets.list_presets(ctx.workspace)
     first = _default_preset(choices)
@@ -80,8 +92,8 @@ def build(ctx) -> dict:
              "resume": resume_btn, "message": message, "estimate": estimate_md, "view": view,
              "command": command, "yaml": yaml_code, "watch": watch, "seen": seen,
              "timer": timer, **save}
-    _wire(ctx, parts)
-    return parts
+    poll = _wire(ctx, demo, data, parts)
+    return TrainHandles(form=form, watch=watch, seen=seen, poll=poll)
 
 
 def _build_save(ctx) -> dict:
@@ -193,7 +205,7 @@ def _handlers(ctx):
     return {k: v for k, v in locals().items() if callable(v) and not k.startswith("_")}
 
 
-def _wire(ctx, p: dict) -> None:
+def _wire(ctx, demo: gr.Blocks, data: DataHandles, p: dict) -> dict:
     h = _handlers(ctx)
     form = list(p["form"].values())
     lang, watch, seen, timer = ctx.lang, p["watch"], p["seen"], p["timer"]
@@ -212,7 +224,7 @@ def _wire(ctx, p: dict) -> None:
     p["resume"].click(h["resume"], [watch, lang], started, api_name="resume",
                       concurrency_limit=1).then(**poll_io, **PRIVATE)
     ctx.lang.change(**poll_io, **PRIVATE)
-    loaded = gr.context.Context.root_block.load(h["on_load"], None, watch, **PRIVATE)
+    loaded = demo.load(h["on_load"], None, watch, **PRIVATE)
     loaded = loaded.then(**poll_io, **PRIVATE)
     loaded.then(h["headless"], [p["preset"], *form], [p["command"], p["yaml"]],
                 show_progress="hidden", api_name=False)
@@ -225,10 +237,9 @@ def _wire(ctx, p: dict) -> None:
           api_name="headless", queue=False)
     p["save_btn"].click(h["save_preset"], [p["save_name"], p["save_note"], *form, lang],
                         [p["save_msg"], p["preset"]], api_name="save_preset")
-    saved = ctx.shared.get("data_saved_path")
-    if saved is not None:  # a dataset saved in the Data tab is offered (and picked) here
-        saved.change(lambda path: gr.update(choices=list_datasets(ctx.workspace),
-                                            **({"value": path} if path else {})),
-                     saved, p["form"]["dataset"], show_progress="hidden", **PRIVATE)
-    ctx.shared.update(train_form=p["form"], train_watch=watch, train_poll=poll_io,
-                      train_message=p["message"])
+    # A dataset saved in the Data tab is offered (and picked) here.
+    data.saved_path.change(lambda path: gr.update(choices=list_datasets(ctx.workspace),
+                                                  **({"value": path} if path else {})),
+                           data.saved_path, p["form"]["dataset"], show_progress="hidden",
+                           **PRIVATE)
+    return poll_io
