@@ -205,7 +205,7 @@ def matmul_peak(size: int = 2048, iters: int = 12) -> float:
     """Best bf16 (fp32 without bf16 support) matmul rate of this machine, FLOP/s."""
     import torch
 
-    from studio.engine.train.prepare import bf16_supported
+    from studio.engine.models import bf16_supported
 
     dtype = torch.bfloat16 if bf16_supported() else torch.float32
     device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -112,3 +112,21 @@ def load_model(model_id: str, dtype=None, trust_remote_code: bool = False, **kwa
         )
     except Exception as exc:
         raise ModelError("model_load", model=model_id, detail=str(exc)) from exc
+
+
+def bf16_supported() -> bool:
+    """True where bf16 matmuls run natively: a GPU that has them, or a CPU with AMX/AVX512-bf16."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported()
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def torch_dtype(name: str = "auto"):
+    """A dtype name as a torch dtype; ``auto`` is bf16 where it runs natively, else fp32."""
+    import torch
+
+    if name != "auto":
+        return getattr(torch, name)
+    return torch.bfloat16 if bf16_supported() else torch.float32

@@ -20,7 +20,7 @@ from studio.engine.data.formats import fill_placeholders, load_records, with_sys
 from studio.engine.data.token_cache import tokenize_records
 from studio.engine.data.validate import validate
 from studio.engine.errors import ConfigError, DataError, Reason
-from studio.engine.models import load_model
+from studio.engine.models import load_model, torch_dtype
 from studio.engine.train.config import TrainConfig
 
 # Checkpointing recomputes the forward pass (TRL turns it on by default, ~25-35% slower per step
@@ -29,16 +29,8 @@ from studio.engine.train.config import TrainConfig
 CHECKPOINTING_MEMORY_SHARE = 0.5
 
 
-def bf16_supported() -> bool:
-    if torch.cuda.is_available():
-        return torch.cuda.is_bf16_supported()
-    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-
-
 def pick_dtype(cfg: TrainConfig) -> torch.dtype:
-    if cfg.dtype == "auto":
-        return torch.bfloat16 if bf16_supported() else torch.float32
-    return getattr(torch, cfg.dtype)
+    return torch_dtype(cfg.dtype)
 
 
 def use_gradient_checkpointing(cfg: TrainConfig, model) -> bool:

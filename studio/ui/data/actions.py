@@ -1,8 +1,8 @@
 """The Data tab's row actions: paging, opening, editing, undo, the token preview, saving.
 
-Split from ``data_handlers`` (loading and the shared views) to keep both files small. Edits go
-through ``dataset_edit`` so undo always has the inverse operation; token lengths measured before
-an edit are dropped after it, because their row numbers may no longer match.
+Split from ``handlers`` (loading and the shared views) to keep both files small. Edits go
+through ``studio.engine.data.edit`` so undo always has the inverse operation; token lengths
+measured before an edit are dropped after it, because their row numbers may no longer match.
 """
 
 from __future__ import annotations

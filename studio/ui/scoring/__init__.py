@@ -1,1 +1,1 @@
-"""The Scoring tab: ``tab`` lays it out and wires it."""
+"""The Scoring tab: ``tab`` lays it out and wires it, ``view`` resolves picks and renders."""

@@ -2,34 +2,24 @@
 
 The form picks the benchmark and its folder, the subjects (grouped by category), shots, prompt
 format (with a live preview of the exact prompt), a per-subject limit, dtype and the models. Start
-hands the work to a ``ScoringJob`` thread and a ``gr.Timer`` polls it once a second, so the page
-stays live, shows a progress bar with ETA, and Stop keeps what was scored. Results: a table with
+hands a ``ScoringJob`` to the device arbiter (refused, with the reason, while a training run holds
+the device) and a ``gr.Timer`` polls it once a second, so the page stays live, shows a progress
+bar with ETA, and Stop keeps what was scored. Results (rendered by ``view``): a table with
 per-subject and per-category accuracy and the delta, a bar chart by category, and the history of
 past scores of the chosen run.
 """
 
 from __future__ import annotations
 
-import functools
-import time
-from pathlib import Path
-
 import gradio as gr
-import pandas as pd
 
 from studio.engine.errors import USER_ERRORS, EvalDataError, PathError
-from studio.engine.models import BUNDLED_ID, load_tokenizer
-from studio.engine.runs import is_run_folder
-from studio.engine.scoring import data as exams
+from studio.engine.models import BUNDLED_ID
 from studio.engine.scoring import evaluate as ev
 from studio.engine.scoring import loading, prompts
-from studio.engine.scoring import results as saved_results
-from studio.engine.scoring.job import ScoringJob, Side, base_vs_tuned
-from studio.ui import charts
+from studio.engine.scoring.job import ScoringJob
+from studio.ui.scoring import view
 
-SAMPLES = {"mmlu": "assets/sample-exam/en", "ceval": "assets/sample-exam/zh", "cmmlu": ""}
-CAT_KEYS = {"STEM": "stem", "Humanities": "humanities", "Social Sciences": "social",
-            "Other": "other"}
 POLL_SECONDS = 1.0
 
 
@@ -42,16 +32,16 @@ def build(ctx) -> dict:
                         elem_id="scoring-benchmark", scale=2)
         c["data_dir"] = tr(gr.Textbox, texts={"label": "scoring.data_dir",
                                               "info": "scoring.data_dir.help"},
-                           value=SAMPLES["mmlu"], elem_id="scoring-data-dir", scale=4)
+                           value=view.SAMPLES["mmlu"], elem_id="scoring-data-dir", scale=4)
         c["load"] = tr(gr.Button, texts={"value": "scoring.load"}, scale=1, min_width=120,
                        elem_id="scoring-load")
     c["quick"] = tr(gr.Radio, texts={"label": "scoring.quick"}, value="all",
-                    choices=_quick_choices(ctx, "en"), elem_id="scoring-quick")
-    initial = _initial_subjects(ctx)
+                    choices=view.quick_choices(ctx, "en"), elem_id="scoring-quick")
+    initial = view.initial_subjects(ctx)
     with gr.Row():
         c["groups"] = [tr(gr.CheckboxGroup, texts={"label": f"scoring.cat.{slug}"},
                           elem_id=f"scoring-subjects-{slug}", **initial[i])
-                       for i, slug in enumerate(CAT_KEYS.values())]
+                       for i, slug in enumerate(view.CAT_KEYS.values())]
     with gr.Row():
         c["shots"] = tr(gr.Slider, texts={"label": "scoring.shots"}, minimum=0, maximum=5,
                         step=1, value=5, elem_id="scoring-shots")
@@ -68,7 +58,7 @@ def build(ctx) -> dict:
         c["model"] = tr(gr.Textbox, texts={"label": "scoring.model", "info": "scoring.model.help"},
                         value=BUNDLED_ID, elem_id="scoring-model")
         c["run"] = tr(gr.Dropdown, texts={"label": "scoring.run", "info": "scoring.run.help"},
-                      choices=_runs(ctx), value=None, allow_custom_value=True,
+                      choices=view.runs_with_weights(ctx), value=None, allow_custom_value=True,
                       elem_id="scoring-run")
         c["other"] = tr(gr.Textbox, texts={"label": "scoring.other", "info": "scoring.other.help"},
                         value="", elem_id="scoring-other")
@@ -98,160 +88,42 @@ def build(ctx) -> dict:
 # --- helpers (plain functions, tested through the UI API)
 
 
-def _quick_choices(ctx, lang: str) -> list[tuple[str, str]]:
-    return [(ctx.t("scoring.quick.all", lang), "all"),
-            *((ctx.t(f"scoring.cat.{slug}", lang), cat) for cat, slug in CAT_KEYS.items()),
-            (ctx.t("scoring.quick.none", lang), "none")]
-
-
-def _runs(ctx) -> list[str]:
-    return [r.id for r in ctx.store.list() if r.weights_dir() is not None]
-
-
-def _data_dir(ctx, text: str) -> Path | None:
-    """The user's folder through the workspace; empty means the hub copy."""
-    return ctx.workspace.resolve(text) if (text or "").strip() else None
-
-
-def _model_id(ctx, text: str) -> str:
-    return ctx.workspace.model_source(text)
-
-
-@functools.lru_cache(maxsize=4)
-def _tokenizer(model_id: str):
-    return load_tokenizer(model_id)
-
-
-def _subject_updates(ctx, bench: str, data_dir: str, quick: str = "all") -> list:
-    subjects = exams.list_subjects(bench, _data_dir(ctx, data_dir))
-    updates = []
-    for cat in CAT_KEYS:
-        keys = [s for s in subjects if s.category == cat]
-        chosen = [s.key for s in keys if quick in ("all", cat)]
-        updates.append(gr.update(choices=[(f"{s.key} · {s.name}" if s.name.replace(" ", "_")
-                                           != s.key else s.key, s.key) for s in keys],
-                                 value=chosen))
-    return updates
-
-
-def _initial_subjects(ctx) -> list[dict]:
-    """Choices and values of the category groups for the default sample exam."""
-    try:
-        return [{"choices": u["choices"], "value": u["value"]}
-                for u in _subject_updates(ctx, "mmlu", SAMPLES["mmlu"])]
-    except (EvalDataError, PathError):
-        return [{"choices": [], "value": []} for _ in CAT_KEYS]
-
-
-def _picked(groups) -> list[str]:
-    return [key for group in groups for key in (group or [])]
-
-
-def _sides(ctx, model: str, run: str | None, other: str) -> list[Side]:
-    runs_dir = str(ctx.store.root)
-    if run:
-        if Path(run).name != run or not is_run_folder(ctx.store.root / run):
-            run = str(ctx.workspace.resolve(run))  # an adapter folder: only inside the workspace
-        return base_vs_tuned(_model_id(ctx, model) if model else None, run, runs_dir)
-    sides = [Side(Path(model).name or model, _model_id(ctx, model))]
-    if (other or "").strip():
-        sides.append(Side(Path(other).name or other, _model_id(ctx, other)))
-        if sides[0].label == sides[1].label:
-            sides[0].label, sides[1].label = "A", "B"
-    return sides
-
-
-def result_table(ctx, lang: str, results: dict) -> pd.DataFrame:
-    labels = list(results)
-    t = functools.partial(ctx.t, lang=lang)
-    head = [t("scoring.col.level"), t("scoring.col.name"), t("scoring.col.n")]
-    if len(labels) == 2:
-        rows = saved_results.compare(results[labels[0]], results[labels[1]])
-        data = [[t(f"scoring.level.{r['level']}"), r["name"], r["n"], _pct(r["acc_a"]),
-                 _pct(r["acc_b"]), f"{100 * r['delta']:+.1f}"] for r in rows]
-        return pd.DataFrame(data, columns=[*head, labels[0], labels[1], "Δ"])
-    if not labels:
-        return pd.DataFrame(columns=head)
-    r = results[labels[0]]
-    data = [[t("scoring.level.subject"), k, s["n"], _pct(s["acc"])]
-            for k, s in r["subjects"].items()]
-    data += [[t("scoring.level.category"), k, s["n"], _pct(s["acc"])]
-             for k, s in r["categories"].items()]
-    data.append([t("scoring.level.overall"), "overall", r["overall"]["n"],
-                 _pct(r["overall"]["acc"])])
-    return pd.DataFrame(data, columns=[*head, labels[0]])
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}"
-
-
-def chart_frame(results: dict) -> pd.DataFrame:
-    """Accuracy by category and overall, one bar per model, neighbours side by side."""
-    rows = []
-    for label, r in results.items():
-        parts = {**{k: c for k, c in r["categories"].items()}, "overall": r["overall"]}
-        rows += [{"bar": f"{cat} · {label}", "cat": cat, "accuracy": round(100 * c["acc"], 1),
-                  "model": label} for cat, c in parts.items()]
-    order = list(dict.fromkeys(row["cat"] for row in rows))
-    rows.sort(key=lambda row: (order.index(row["cat"]), list(results).index(row["model"])))
-    return pd.DataFrame(rows, columns=["bar", "cat", "accuracy", "model"])
-
-
-def history_frame(ctx, run: str | None) -> pd.DataFrame:
-    folder = ctx.store.root / Path(run).name / "eval" if run else ctx.workspace.root / "eval"
-    rows = [[time.strftime("%Y-%m-%d %H:%M", time.localtime(h["created_at"] or 0)),
-             h["benchmark"], h["split"], h["shots"], h["format"], h["label"], h["n"],
-             _pct(h["acc"])] for h in saved_results.history(folder)] if folder.is_dir() else []
-    return pd.DataFrame(rows, columns=["time", "benchmark", "split", "shots", "format", "model",
-                                       "n", "acc %"])
-
-
-def _progress(ctx, lang: str, snap: dict) -> str:
-    state = {"done": "completed"}.get(snap["state"], snap["state"])
-    status = {"state": state, "step": snap["done"], "total_steps": snap["total"],
-              "elapsed_s": snap["elapsed_s"], "error": snap["error"]}
-    texts = {"state": ctx.t(f"scoring.state.{snap['state']}", lang),
-             "step": snap["current"] or ctx.t("scoring.progress.questions", lang),
-             "elapsed": ctx.t("train.progress.elapsed", lang),
-             "eta": ctx.t("train.progress.eta", lang)}
-    return charts.progress_html(status, texts)
-
-
 def _wire(ctx, c: dict) -> None:
     lang = ctx.lang
     groups = c["groups"]
 
     def load(bench, data_dir, quick, lang_):
         try:
-            return *_subject_updates(ctx, bench, data_dir, quick), ""
+            return *view.subject_updates(ctx, bench, data_dir, quick), ""
         except (EvalDataError, PathError) as exc:
             return (*[gr.update(choices=[], value=[]) for _ in groups],
                     f"⚠️ {ctx.tr.error(exc, lang_)}")
 
     def switch(bench, data_dir, quick, lang_):
-        if data_dir in SAMPLES.values():  # follow the sample exam; keep a user's own folder
-            data_dir = SAMPLES[bench] or data_dir
+        if data_dir in view.SAMPLES.values():  # follow the sample exam; keep a user's own folder
+            data_dir = view.SAMPLES[bench] or data_dir
         return data_dir, *load(bench, data_dir, quick, lang_)
 
     def preview(bench, data_dir, shots, fmt, model, lang_, *picked):
-        keys = _picked(picked)
+        keys = view.picked_subjects(picked)
         if not keys:
             return ""
         try:
-            entry = ev.plan(bench, _data_dir(ctx, data_dir), keys[:1], None, int(shots), 1)[0]
-            tok = _tokenizer(_model_id(ctx, model)) if fmt == "chat" else None
+            folder = view.resolve_data_dir(ctx, data_dir)
+            entry = ev.plan(bench, folder, keys[:1], None, int(shots), 1)[0]
+            tok = view.cached_tokenizer(view.resolve_model(ctx, model)) if fmt == "chat" else None
             return prompts.build_prompt(fmt, tok, bench, entry["subject"], entry["examples"],
                                    entry["questions"][0])
         except Exception as exc:  # a preview never blocks the form
             return f"({ctx.tr.error(exc, lang_)})"
 
     def start(bench, data_dir, shots, fmt, limit, dtype, model, run, other, lang_, *picked):
-        keys = _picked(picked)
+        keys = view.picked_subjects(picked)
         if not keys:
             return ctx.t("scoring.msg.no_subjects", lang_), "", gr.Timer(active=False)
         try:
-            job = ScoringJob(_sides(ctx, model, run, other), bench, _data_dir(ctx, data_dir),
+            job = ScoringJob(view.comparison_sides(ctx, model, run, other), bench,
+                             view.resolve_data_dir(ctx, data_dir),
                              keys, None, int(shots), fmt, int(limit or 0) or None, dtype,
                              str(ctx.store.root), str(ctx.workspace.writable("eval")))
             job.start(ctx.device)  # refused while training or scoring holds the device
@@ -266,12 +138,13 @@ def _wire(ctx, c: dict) -> None:
     def poll(job_id, run, lang_):
         job = job_of(job_id)
         if job is None:
-            return gr.skip(), gr.skip(), gr.skip(), history_frame(ctx, run), gr.Timer(active=False)
+            return (gr.skip(), gr.skip(), gr.skip(), view.history_frame(ctx, run),
+                    gr.Timer(active=False))
         snap = job.snapshot()
         if isinstance(job.failure, USER_ERRORS):  # a user's mistake, in the page's language
             snap["error"] = ctx.tr.error(job.failure, lang_)
-        return (_progress(ctx, lang_, snap), result_table(ctx, lang_, job.results),
-                chart_frame(job.results), history_frame(ctx, run),
+        return (view.progress_html(ctx, lang_, snap), view.result_table(ctx, lang_, job.results),
+                view.chart_frame(job.results), view.history_frame(ctx, run),
                 gr.Timer(active=job.running))
 
     def stop(job_id, lang_):
@@ -283,12 +156,12 @@ def _wire(ctx, c: dict) -> None:
 
     def pick_run(run, model):
         if not run:
-            return model, history_frame(ctx, None)
+            return model, view.history_frame(ctx, None)
         try:
             base = ctx.store.get(run).config().model
         except Exception:  # a run without a readable config keeps the typed model
             base = model
-        return base, history_frame(ctx, run)
+        return base, view.history_frame(ctx, run)
 
     form = [c["bench"], c["data_dir"], c["quick"], lang]
     c["load"].click(load, form, [*groups, c["message"]], api_name="scoring_subjects")
@@ -306,6 +179,6 @@ def _wire(ctx, c: dict) -> None:
                     show_progress="hidden")
     c["stop"].click(stop, [c["job"], lang], c["message"], api_name="scoring_stop")
     c["run"].change(pick_run, [c["run"], c["model"]], [c["model"], c["history"]])
-    c["run"].focus(lambda: gr.update(choices=_runs(ctx)), None, c["run"])
-    lang.change(lambda lang_: gr.update(choices=_quick_choices(ctx, lang_)), lang, c["quick"],
+    c["run"].focus(lambda: gr.update(choices=view.runs_with_weights(ctx)), None, c["run"])
+    lang.change(lambda lang_: gr.update(choices=view.quick_choices(ctx, lang_)), lang, c["quick"],
                 show_progress="hidden")

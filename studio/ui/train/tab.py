@@ -1,6 +1,6 @@
 """The Train tab: presets, the generated form, checks and estimate, Start/Stop/Resume, live view.
 
-The form is built from ``TrainConfig`` (``train_form``); Start turns it into a config, checks it
+The form is built from ``TrainConfig`` (``form``); Start turns it into a config, checks it
 and hands it to the ``JobManager``, which trains on a worker thread. From then on the page only
 reads the run folder: a ``gr.Timer`` polls it every two seconds while a run is active, and on page
 load the tab picks up the active (or latest) run, so a reopened tab or a second browser sees the
