@@ -102,10 +102,18 @@ def test_kshot_is_the_first_k_dev_questions_in_file_order():
     assert len(entries[0]["questions"]) == 3
 
 
-def test_letter_token_ids_with_and_without_space(tiny):
+def letter_ids(tokenizer, leading_space: bool) -> list[int]:
+    """The single token of each answer letter (the tiny tokenizer has one for each)."""
+    ids = [tokenizer((" " if leading_space else "") + c, add_special_tokens=False)["input_ids"]
+           for c in "ABCD"]
+    assert all(len(i) == 1 for i in ids)
+    return [i[0] for i in ids]
+
+
+def test_letter_tokens_with_and_without_space(tiny):
     _, tokenizer = tiny
-    spaced = prompts.letter_token_ids(tokenizer, True)
-    bare = prompts.letter_token_ids(tokenizer, False)
+    spaced = letter_ids(tokenizer, True)
+    bare = letter_ids(tokenizer, False)
     assert [tokenizer.decode([i]) for i in spaced] == [" A", " B", " C", " D"]
     assert [tokenizer.decode([i]) for i in bare] == ["A", "B", "C", "D"]
     ctx, cont = prompts.encode_pair(tokenizer, "Answer:", " A", add_special_tokens=True)
@@ -227,7 +235,7 @@ def test_chat_format_scores_bare_letters(tiny):
     ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     with torch.inference_mode():
         lp = torch.log_softmax(model(input_ids=torch.tensor([ids])).logits[0, -1].float(), -1)
-    expected = [lp[i].item() for i in prompts.letter_token_ids(tokenizer, False)]
+    expected = [lp[i].item() for i in letter_ids(tokenizer, False)]
     assert r["subjects"]["everyday_math"]["logprobs"][0] == pytest.approx(expected, abs=1e-4)
 
 

@@ -26,6 +26,7 @@ from studio.engine.train.config import TrainConfig, dump_yaml, load_yaml
 STATES = ("queued", "running", "completed", "stopped", "failed", "interrupted")
 ACTIVE = ("queued", "running")
 FINISHED_WITH_WEIGHTS = ("completed", "stopped")
+RESUMABLE = ("stopped", "interrupted", "failed")
 
 
 def is_run_folder(path: str | Path) -> bool:

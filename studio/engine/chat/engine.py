@@ -134,12 +134,6 @@ class ChatEngine:
         return {"base": self._source, "adapters": list(self._adapters),
                 "full": self._full[0] if self._full else None}
 
-    def unload(self) -> None:
-        with self._load_lock, self._lock:
-            self._model, self._source, self._full, self._mode = None, None, None, None
-            self._adapters.clear()
-            self._in_use.clear()
-
     # ------------------------------------------------------------------ loading
     def _check(self, sides, sampling: Sampling, target: Target) -> tuple[str, ...]:
         sides = tuple(dict.fromkeys(sides))

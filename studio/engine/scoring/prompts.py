@@ -88,17 +88,6 @@ def continuations(fmt: str) -> list[str]:
     return [(" " if fmt == "plain" else "") + letter for letter in LETTERS]
 
 
-def letter_token_ids(tokenizer, leading_space: bool) -> list[int] | None:
-    """The single token of each answer letter, or None if any letter needs several tokens."""
-    ids = []
-    for letter in LETTERS:
-        enc = tokenizer((" " if leading_space else "") + letter, add_special_tokens=False)
-        if len(enc["input_ids"]) != 1:
-            return None
-        ids.append(enc["input_ids"][0])
-    return ids
-
-
 def encode_pair(tokenizer, context: str, continuation: str, add_special_tokens: bool,
                 move_spaces: bool = True) -> tuple[list[int], list[int]]:
     """Token ids of the context and of the continuation, split as the harness splits them.

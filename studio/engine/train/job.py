@@ -19,10 +19,8 @@ import torch
 
 from studio.engine.device import Device
 from studio.engine.errors import USER_ERRORS, Reason, RunStateError
-from studio.engine.runs import Run, RunStore
+from studio.engine.runs import RESUMABLE, Run, RunStore
 from studio.engine.train.config import TrainConfig, check
-
-RESUMABLE = ("stopped", "interrupted", "failed")
 
 
 def _method(name: str):

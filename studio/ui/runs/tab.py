@@ -13,6 +13,7 @@ from __future__ import annotations
 import gradio as gr
 
 from studio.engine.errors import USER_ERRORS
+from studio.engine.runs import RESUMABLE
 from studio.ui import charts
 from studio.ui.train import live as train_live
 from studio.ui.runs import view as rv
@@ -89,7 +90,7 @@ def _handlers(ctx, train: TrainHandles):
         except OSError:  # deleted from another browser meanwhile
             yaml_text = ""
         return (*values, yaml_text, rv.files_markdown(tr, lang, run),
-                gr.update(visible=state in rv.RESUMABLE), gr.Timer(active=active), now)
+                gr.update(visible=state in RESUMABLE), gr.Timer(active=active), now)
 
     def clone(run_id, lang):
         n = len(train.form)

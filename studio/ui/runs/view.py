@@ -12,7 +12,6 @@ from studio.engine.train.config import to_dict
 from studio.ui.charts import fmt_seconds
 
 LIST_COLUMNS = ("id", "state", "model", "dataset", "method", "progress", "duration", "loss")
-RESUMABLE = ("stopped", "interrupted", "failed")
 # Text symbols, not emoji: they render in every font (headless Chromium has no emoji font).
 STATE_ICONS = {"queued": "…", "running": "●", "completed": "✓", "stopped": "■",
                "failed": "✗", "interrupted": "⚠"}
