@@ -62,9 +62,6 @@ def test_freeze_estimate_never_undercounts(cfg):
     assert 0 < real <= E.trainable_params(cfg, shape) < shape["params"]
 
 
-@pytest.mark.xfail(strict=True, reason="estimate.trainable_params for freeze counts a share of "
-                   "the embeddings as trainable (params * n / layers); the real count is only "
-                   "the last n layers' weights")
 def test_freeze_estimate_counts_only_the_trained_layers(cfg):
     cfg = dataclasses.replace(cfg, finetuning_type="freeze", freeze_trainable_layers=1)
     real = requires_grad(prepare_model(cfg))

@@ -78,9 +78,8 @@ def test_killed_between_checkpoints_resumes_from_the_last_one(between_checkpoint
     assert "resuming from checkpoint-2" in run.log_path.read_text(encoding="utf-8")
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: resuming from checkpoint-2 re-runs step 3 and "
-                   "appends it to metrics.jsonl a second time (the lines after the checkpoint "
-                   "are kept), so the loss chart shows step 3 twice")
 def test_killed_between_checkpoints_logs_each_step_once(between_checkpoints):
+    # Resuming from checkpoint-2 redoes step 3; its first attempt's lines are dropped, so the
+    # loss chart draws each step once.
     _, steps = between_checkpoints
     assert steps == list(range(1, TOTAL + 1))

@@ -80,8 +80,8 @@ def test_full_finetune_leaves_config_progress_checkpoints_and_model(full_run):
 def test_dpo_lora_leaves_config_progress_checkpoints_and_adapter(dpo_run):
     run = dpo_run
     assert names(run.path) == COMMON | {"adapter"}
-    # ref/: TRL's frozen copy of the starting adapter, saved with it (see the xfail below).
-    assert names(run.adapter_dir) == ADAPTER_FILES | {"ref"}
+    # Only the trained adapter: no "ref" copy (TRL's reference is the adapter switched off).
+    assert names(run.adapter_dir) == ADAPTER_FILES
     _check_checkpoints(run)
     assert run.weights_dir() == run.adapter_dir
     status = run.status()
@@ -89,8 +89,3 @@ def test_dpo_lora_leaves_config_progress_checkpoints_and_adapter(dpo_run):
     assert [m["step"] for m in run.metrics() if "loss" in m] == [1, 2, 3, 4]
 
 
-@pytest.mark.xfail(strict=True, reason="engine: dpo.py hands TRL's DPOTrainer an already "
-                   "wrapped PeftModel, so TRL adds a 'ref' adapter (a frozen copy of the "
-                   "starting one) and save_pretrained writes it into adapter/ref/")
-def test_dpo_adapter_folder_holds_only_the_trained_adapter(dpo_run):
-    assert names(dpo_run.adapter_dir) == ADAPTER_FILES

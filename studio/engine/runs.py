@@ -135,6 +135,17 @@ class Run:
         for name in ("metrics.jsonl", "samples.jsonl"):
             (self.path / name).unlink(missing_ok=True)
 
+    def trim_progress(self, last_step: int) -> None:
+        """Forget metrics and samples after ``last_step``: a run resumed from that checkpoint
+        redoes those steps, and each step must be drawn once."""
+        for name in ("metrics.jsonl", "samples.jsonl"):
+            path = self.path / name
+            rows = read_jsonl(path)
+            kept = [r for r in rows if r.get("step", 0) <= last_step]
+            if len(kept) != len(rows):
+                write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n"
+                                           for r in kept))
+
     def log(self, message: str) -> None:
         stamp = datetime.now().strftime("%H:%M:%S")
         with open(self.log_path, "a", encoding="utf-8") as fh:

@@ -17,6 +17,7 @@ from studio.engine.train.callbacks import RunFolderCallback
 from studio.engine.train.config import TrainConfig
 from studio.engine.train.prepare import (
     load_training_records,
+    lora_config,
     prepare_model,
     split_eval,
     to_dataset,
@@ -43,12 +44,17 @@ def train_dpo(cfg: TrainConfig, run: Run, stop_event, dataset_path: str, resume_
     run.log(f"data: {len(train)} preference pairs, {len(held)} held out, {len(skipped)} skipped")
     if stop_event.is_set():
         return None
-    model = prepare_model(cfg)
+    # With LoRA, TRL adds the adapter itself: handed an already wrapped model it would keep a
+    # frozen copy of the adapter as the reference ("ref", saved into adapter/ref/); given the
+    # config, the reference is the same weights with the adapter off.
+    peft_config = lora_config(cfg) if cfg.finetuning_type in ("lora", "qlora") else None
+    model = prepare_model(cfg, wrap_lora=peft_config is None)
     callback = RunFolderCallback(run, stop_event, tokenizer, cfg.probe_prompts, cfg.probe_steps,
                                  cfg.system_prompt)
     trainer = DPOTrainer(model=model, args=to_dpo_args(cfg, run, model, bool(held)),
                          train_dataset=to_dataset(train), eval_dataset=to_dataset(held),
-                         processing_class=tokenizer, callbacks=[callback])
+                         processing_class=tokenizer, callbacks=[callback],
+                         peft_config=peft_config)
     trainer.remove_callback(PrinterCallback)
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     return trainer, tokenizer

@@ -42,14 +42,16 @@ def model_shape(model: str, trust: bool = False) -> dict:
     if model == BUNDLED_ID and not (cache_root() / "models" / BUNDLED_ID / "config.json").exists():
         # Converting the bundled GGUF takes ~30 s; its shape is public and fixed.
         return {"params": 134_515_008, "layers": 30, "hidden": 576, "vocab": 49152,
-                "linear": {}, "heads": 9}
+                "linear": {}, "heads": 9, "layer_params": [3_540_096] * 30}
     config = AutoConfig.from_pretrained(resolve_model(model), trust_remote_code=trust)
     with torch.device("meta"):
         net = AutoModelForCausalLM.from_config(config, trust_remote_code=trust)
     linear = {name: (m.in_features, m.out_features) for name, m in net.named_modules()
               if isinstance(m, torch.nn.Linear) and "lm_head" not in name}
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    layers = getattr(getattr(net, "model", None), "layers", None)  # what freeze trains
     return {"params": sum(p.numel() for p in net.parameters()),
+            "layer_params": [sum(p.numel() for p in layer.parameters()) for layer in layers or []],
             "layers": getattr(text, "num_hidden_layers", 1),
             "hidden": getattr(text, "hidden_size", 1), "vocab": getattr(text, "vocab_size", 1),
             "heads": getattr(text, "num_attention_heads", 1), "linear": linear}
@@ -58,9 +60,11 @@ def model_shape(model: str, trust: bool = False) -> dict:
 def trainable_params(cfg: TrainConfig, shape: dict) -> int:
     if cfg.finetuning_type == "full":
         return shape["params"]
-    if cfg.finetuning_type == "freeze":
-        return shape["params"] * min(cfg.freeze_trainable_layers, shape["layers"]) \
-            // max(shape["layers"], 1)
+    if cfg.finetuning_type == "freeze":  # the last n decoder layers, as prepare_model does
+        n = min(cfg.freeze_trainable_layers, shape["layers"])
+        if shape.get("layer_params"):
+            return sum(shape["layer_params"][-n:])
+        return shape["params"] * n // max(shape["layers"], 1)
     targets = [t.strip() for t in cfg.lora_target.split(",") if t.strip()]
     linear = shape["linear"] or {f"l{i}": (shape["hidden"], shape["hidden"])
                                  for i in range(7 * shape["layers"])}  # q,k,v,o,gate,up,down

@@ -57,6 +57,8 @@ def run_training(run: Run, stop_event: threading.Event | None = None,
     resume_from = run.last_checkpoint()
     if resume_from is None:
         run.clear_progress()  # a restart from scratch must not append to the old curves
+    else:
+        run.trim_progress(int(resume_from.name.split("-")[-1]))
     # This process owns the run now: a stale pid would let it be marked interrupted or deleted.
     run.update_status(state="running", pid=os.getpid(),
                       started_at=run.status().get("started_at") or time.time(),

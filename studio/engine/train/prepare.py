@@ -66,8 +66,13 @@ def free_memory_bytes() -> int:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
-def prepare_model(cfg: TrainConfig):
-    """The model with exactly the weights this finetuning type trains left trainable."""
+def prepare_model(cfg: TrainConfig, wrap_lora: bool = True):
+    """The model with exactly the weights this finetuning type trains left trainable.
+
+    ``wrap_lora=False`` returns a LoRA run's base model unwrapped, for a trainer that adds the
+    adapter itself from ``lora_config(cfg)`` (TRL's DPO trainer then uses the same weights with
+    the adapter off as its reference model).
+    """
     dtype = pick_dtype(cfg)
     kwargs = {}
     if cfg.finetuning_type == "qlora":
@@ -84,7 +89,7 @@ def prepare_model(cfg: TrainConfig):
     model.config.use_cache = False
     _apply_gpu_kernels(model)
     if cfg.finetuning_type in ("lora", "qlora"):
-        return _with_lora(cfg, model)
+        return _with_lora(cfg, model) if wrap_lora else _for_kbit(cfg, model)
     if cfg.finetuning_type == "freeze":
         _freeze_all_but_last(model, cfg.freeze_trainable_layers)
     return model
@@ -106,16 +111,27 @@ def _apply_gpu_kernels(model) -> None:
         pass
 
 
-def _with_lora(cfg: TrainConfig, model):
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+def lora_config(cfg: TrainConfig):
+    from peft import LoraConfig
 
-    if cfg.finetuning_type == "qlora":
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     target = cfg.lora_target.strip()
     targets = target if target == "all-linear" else [t.strip() for t in target.split(",")]
-    lora = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+    return LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                       target_modules=targets, task_type="CAUSAL_LM")
-    return get_peft_model(model, lora)
+
+
+def _for_kbit(cfg: TrainConfig, model):
+    if cfg.finetuning_type != "qlora":
+        return model
+    from peft import prepare_model_for_kbit_training
+
+    return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+
+
+def _with_lora(cfg: TrainConfig, model):
+    from peft import get_peft_model
+
+    return get_peft_model(_for_kbit(cfg, model), lora_config(cfg))
 
 
 def _freeze_all_but_last(model, n: int) -> None:
