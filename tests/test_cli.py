@@ -80,3 +80,20 @@ def test_readme_runs_and_export_lines_work_as_documented(tmp_path, tiny_config):
                                         add_generation_prompt=True, return_tensors="pt",
                                         return_dict=True)["input_ids"]
     assert model(input_ids=ids).logits.shape[-1] == len(tokenizer)
+
+
+def test_train_finds_a_preset_saved_in_the_workspace_by_name(tmp_path, tiny_config):
+    """A preset saved from the Train tab trains from a shell by its name alone."""
+    from studio.engine.train.presets import save_preset
+    from studio.engine.workspace import Workspace
+
+    saved = save_preset(Workspace(tmp_path), "tiny recipe",
+                        tiny_config.__class__(**{**tiny_config.__dict__, "max_steps": 1}))
+    out = studio("train", "tiny-recipe", "--workspace", str(tmp_path), "--runs-dir",
+                 str(tmp_path / "runs"))
+    assert out.returncode == 0, out.stderr
+    assert "state: completed" in out.stdout and saved.name == "tiny-recipe.yaml"
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert run_dir.name.endswith("-tiny-recipe")  # named after the preset, as in the Train tab
+    unknown = studio("train", "no-such-recipe", "--workspace", str(tmp_path))
+    assert unknown.returncode == 2 and "config file not found: no-such-recipe" in unknown.stderr
