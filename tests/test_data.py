@@ -40,11 +40,19 @@ def test_every_shared_dataset_loads_unchanged(shared_datasets, name):
     assert serious == []
 
 
-def test_glaive_tools_go_into_the_system_turn(shared_datasets):
+def test_glaive_tool_calls_become_structured_calls(shared_datasets):
     records, _ = D.load_records(shared_datasets / "glaive_toolcall_en_demo.json")
-    with_tools = [r for r in records if r["messages"][0]["role"] == "system"]
-    assert with_tools and "You can call these tools" in with_tools[0]["messages"][0]["content"]
-    assert any(m["role"] == "tool" for r in records for m in r["messages"])
+    first = records[0]
+    assert first["tools"] and first["tools"][0]["name"]  # the schemas, parsed from JSON text
+    (call,) = [m for m in first["messages"] if m.get("tool_calls")]
+    assert call["role"] == "assistant" and call["content"] == ""
+    assert call["tool_calls"] == [{"type": "function", "function": {
+        "name": "search_recipes",
+        "arguments": {"ingredients": ["chicken", "bell peppers", "rice"]}}}]
+    roles = [m["role"] for m in first["messages"]]
+    after = roles[first["messages"].index(call) + 1:]
+    assert after[:2] == ["tool", "assistant"]  # the result, then the answer that uses it
+    assert validate(records) == []  # every call and result is understood
 
 
 def test_kto_keeps_its_label(shared_datasets):

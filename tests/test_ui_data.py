@@ -46,7 +46,7 @@ def call(client, endpoint: str, *args, lang: str = "en") -> dict:
 def test_loads_every_shared_dataset(studio, shared_datasets, name):
     client, _, _ = studio
     fmt, rows = SHARED[name]
-    out = call(client, "data_load", str(shared_datasets / f"{name}.json"), "auto")
+    out = call(client, "data_load", str(shared_datasets / f"{name}.json"), "auto", "document")
     assert "data-msg-ok" in out["status"], out["status"]
     assert f"Loaded {rows} rows" in out["status"] and f"Detected format: {fmt}" in out["status"]
     assert out["fmt"] == fmt
@@ -57,7 +57,7 @@ def test_loads_every_shared_dataset(studio, shared_datasets, name):
 
 def test_mapping_can_be_corrected(studio, shared_datasets):
     client, _, _ = studio
-    call(client, "data_load", str(shared_datasets / "identity.json"), "auto")
+    call(client, "data_load", str(shared_datasets / "identity.json"), "auto", "document")
     # Swap question and answer: the table must show the old answer as the user's turn.
     out = call(client, "data_apply_mapping", "alpaca", "output", "", "instruction", "", "",)
     assert "data-msg-ok" in out["status"]
@@ -69,7 +69,7 @@ def test_edit_delete_undo_add_and_save(studio, shared_datasets):
     client, workspace, _ = studio
     source = shared_datasets / "alpaca_zh_demo.json"
     before = hashlib.sha256(source.read_bytes()).hexdigest()
-    call(client, "data_load", str(source), "auto")
+    call(client, "data_load", str(source), "auto", "document")
     opened = call(client, "data_open_row", 2)
     record = json.loads(opened["editor"])
     record["messages"][-1]["content"] = "改过的回答"
@@ -102,7 +102,7 @@ def test_edit_delete_undo_add_and_save(studio, shared_datasets):
 
 def test_preview_and_lengths_with_a_chosen_tokenizer(studio, tiny_model_dir, shared_datasets):
     client, _, _ = studio
-    call(client, "data_load", str(shared_datasets / "huanhuan.json"), "auto")
+    call(client, "data_load", str(shared_datasets / "huanhuan.json"), "auto", "document")
     out = call(client, "data_preview", str(tiny_model_dir), 1, True)
     assert "dcfce7" in out["preview"] and "本宫" in out["preview"]  # trained colour, whole CJK
     assert "\ufffd" not in out["preview"]
@@ -114,7 +114,7 @@ def test_preview_and_lengths_with_a_chosen_tokenizer(studio, tiny_model_dir, sha
 @pytest.mark.parametrize("source", ["/etc/passwd", "no/such-file.json", "missing.json", ""])
 def test_bad_sources_are_messages(studio, source):
     client, _, _ = studio
-    out = call(client, "data_load", source, "auto")
+    out = call(client, "data_load", source, "auto", "document")
     assert "data-msg-error" in out["status"] and "Traceback" not in out["status"]
 
 
@@ -124,9 +124,9 @@ def test_bad_upload_edit_and_model_are_messages(studio, tmp_path, shared_dataset
     client, _, _ = studio
     bad = tmp_path / "broken.json"
     bad.write_text("[{\"instruction\": 1,", encoding="utf-8")
-    out = client.predict(handle_file(str(bad)), "en", api_name="/data_upload")
+    out = client.predict(handle_file(str(bad)), "document", "en", api_name="/data_upload")
     assert "invalid JSON" in out[0]
-    call(client, "data_load", str(shared_datasets / "identity.json"), "auto")
+    call(client, "data_load", str(shared_datasets / "identity.json"), "auto", "document")
     out = call(client, "data_edit", 1, "{not json", "")
     assert "data-msg-error" in out["edit_msg"]
     out = call(client, "data_edit", 1, json.dumps({"text": "plain"}), "")
@@ -135,5 +135,6 @@ def test_bad_upload_edit_and_model_are_messages(studio, tmp_path, shared_dataset
     assert "does not exist" in out["edit_msg"]
     out = call(client, "data_preview", "/etc", 1, True)
     assert "data-msg-error" in out["preview"]
-    out = call(client, "data_load", str(shared_datasets / "identity.json"), "auto", lang="zh")
+    out = call(client, "data_load", str(shared_datasets / "identity.json"), "auto", "document",
+               lang="zh")
     assert "已从" in out["status"] and "载入 91 行" in out["status"]

@@ -67,3 +67,41 @@ def test_data_tab_in_chromium(studio_page, tiny_model_dir, shared_datasets):
     page.get_by_role("button", name="格式与列映射").click()
     expect(page.get_by_label("指令列")).to_be_visible(timeout=10_000)
     screenshot(page, "data_tab_zh")
+
+
+def test_a_tool_call_row_as_the_model_sees_it(tmp_path, tiny_model_dir):
+    """A function-calling row: the preview shows the call the model learns (the tiny template has
+    no tool slot, so the documented <tool_call> fallback) and says which rendering applied."""
+    import json
+
+    from playwright.sync_api import expect
+
+    from studio.engine.workspace import Workspace
+    from tests.test_data_shapes import OPENAI_TOOLS
+
+    (tmp_path / "tools.jsonl").write_text(json.dumps(OPENAI_TOOLS) + "\n", encoding="utf-8")
+    demo, url = launch_studio(Workspace(tmp_path, [tiny_model_dir.parent]))
+    try:
+        with open_browser(width=1440, height=900) as page:
+            page.goto(url, wait_until="load")
+            page.locator("#data-load").wait_for(timeout=30_000)
+            model = page.get_by_label("Tokenizer of model")
+            model.fill(str(tiny_model_dir))
+            model.press("Enter")
+            source = page.get_by_label("Dataset", exact=True)
+            source.fill(str(tmp_path / "tools.jsonl"))
+            source.press("Enter")
+            page.locator("#data-load").click()
+            expect(page.locator("#data-status")).to_contain_text("Loaded 1 rows",
+                                                                  timeout=20_000)
+            expect(page.get_by_text("No problems found.")).to_be_visible()
+            page.locator("#data-table [role=gridcell]").filter(
+                has_text="Weather in Paris").filter(visible=True).first.click()
+            preview = page.locator("#data-preview")
+            expect(preview).to_contain_text('<tool_call>\n{"name": "get_weather"',
+                                            timeout=20_000)
+            expect(preview).to_contain_text("You can call these tools")
+            expect(preview).to_contain_text("this model's chat template has no tool slot")
+            screenshot(page, "data_tab_tool_call")
+    finally:
+        demo.close()

@@ -94,6 +94,9 @@ MESSAGES = {
     "row_messages_list": "field '{field}' must be a list of messages",
     "row_message_object": "field '{field}' message {turn} must be an object",
     "row_message_shape": "field '{field}' message {turn} needs 'role' and 'content'",
+    "row_tool_call": "field '{field}' message {turn}: a tool call the studio cannot read "
+                     "({detail})",
+    "row_tools": "field '{field}': the tool schemas cannot be read ({detail})",
     "plain": "{detail}",
     # --- row problems the Data tab lists (validate)
     "problem_empty_text": "empty text",
@@ -105,6 +108,11 @@ MESSAGES = {
     "problem_empty_answer": "empty answer",
     "problem_no_answer": "no assistant answer to learn from",
     "problem_undesirable": "labelled undesirable (label=false)",
+    "problem_part_unsupported": "a '{part}' part: this studio trains text-only models, so the "
+                                "row cannot be used as it is",
+    "problem_content_type": "content must be text or a list of text parts, got {got}",
+    "problem_weight": "weight must be 0 (do not train on this turn) or 1, got {got}",
+    "problem_tool_result": "a tool result without a tool call before it",
     # --- editing and saving in the Data tab
     "edit_json": "invalid JSON at line {line}, column {column}: {detail}",
     "edit_not_object": "a row must be a JSON object, like {{\"messages\": [...]}}",
@@ -183,6 +191,47 @@ MESSAGES = {
                             "folder: {runs_dir}).",
     "eval_adapter_unknown_bare": "'{spec}' is not a run id, a run folder or an adapter folder.",
     "eval_no_model": "No model given: pass --model, or an adapter whose run names its model.",
+    # --- raw text and continued pre-training
+    "data_text_encoding": "{path}: not UTF-8 text (the byte at offset {offset} cannot be "
+                          "decoded); save the file as UTF-8 and load it again",
+    "pt_needs_text": "{path} holds {fmt} rows, but method pt trains on plain text (.txt or .md "
+                     "files, or a text column); choose method sft to train on conversations",
+    # --- dataset_info.json (LLaMA-Factory's folder of named datasets; {entry} is file#name)
+    "info_not_object": "{path}: expected an object of entries, {{\"name\": {{\"file_name\": "
+                       "...}}}}",
+    "info_entry_unknown": "{path} has no entry '{entry}'; its entries: {known}",
+    "info_pick_entry": "{path} describes datasets by name: pick one of its entries ({known})",
+    "info_entry_object": "{entry}: the entry must be an object of settings, got {got}",
+    "info_key_unknown": "{entry}: unknown setting '{key}'; the settings are {known}",
+    "info_column_unknown": "{entry}: unknown column key '{key}'; the column keys are {known}",
+    "info_tag_unknown": "{entry}: unknown tag '{key}'; the tags are {known}",
+    "info_key_format": "{entry}: '{key}' applies only to {fmt} entries; set formatting or "
+                       "remove it",
+    "info_value_type": "{entry}: '{key}' must be of type {kind}, got {got}",
+    "info_formatting": "{entry}: formatting '{got}' cannot be read; use one of {choices}",
+    "info_media": "{entry}: the {key} column '{column}' holds images, audio or video, and this "
+                  "studio trains text-only models; use a dataset without them",
+    "info_source_unsupported": "{entry}: {key} '{value}' cannot be read here: the studio reads "
+                               "file_name and hf_hub_url; download the data next to "
+                               "dataset_info.json and name it in file_name",
+    "info_no_source": "{entry}: the entry names no file_name or hf_hub_url",
+    "info_hub_only": "{entry}: {key} '{value}' applies to hub datasets (hf_hub_url); a local "
+                     "file is read whole",
+    "info_kto_ranking": "{entry}: kto_tag and ranking cannot be combined: a KTO label judges one "
+                        "answer, ranking compares two",
+    "info_file_escape": "{entry}: file_name '{file}' points outside {folder}; keep the data "
+                        "in the folder of dataset_info.json",
+    "info_file_missing": "{entry}: file_name '{file}' is not in {folder}",
+    "info_folder_empty": "{entry}: the folder '{file}' holds no data files",
+    "info_folder_mixed": "{entry}: the folder '{file}' mixes file types ({suffixes}); keep one "
+                         "type in it",
+    "info_column_missing": "{entry}: the {key} column '{column}' is in none of the rows; their "
+                           "columns: {found}",
+    "info_row_turn": "field '{field}' turn {turn} needs '{role_tag}' and '{content_tag}' (the "
+                     "entry's role_tag and content_tag)",
+    "info_row_role": "field '{field}' turn {turn}: role '{role}' is none of the entry's tags "
+                     "({expected})",
+    "info_row_kto": "field '{field}' (kto_tag) must be true or false, got {got}",
 }
 
 

@@ -40,12 +40,28 @@ def _cell(text: str) -> str:
     return flat if len(flat) <= CELL_CHARS else flat[: CELL_CHARS - 1] + "…"
 
 
+def _shown(message: dict) -> str:
+    """A message as one table cell: its text, its tool calls as ``→ name(args)``, and the type
+    of any part it kept as is (an image)."""
+    content = message["content"]
+    if not isinstance(content, str):
+        parts = content if isinstance(content, list) else [content]
+        content = " ".join((p.get("text") or f"[{p.get('type', '?')}]")
+                           if isinstance(p, dict) else str(p) for p in parts)
+    calls = [_call(c["function"]) for c in message.get("tool_calls", [])]
+    return " ".join([content, *calls]).strip()
+
+
+def _call(fn: dict) -> str:
+    return f"→ {fn['name']}({json.dumps(fn['arguments'], ensure_ascii=False)})"
+
+
 def _first(messages: list[dict], role: str) -> str:
-    return next((m["content"] for m in messages if m["role"] == role), "")
+    return next((_shown(m) for m in messages if m["role"] == role and _shown(m)), "")
 
 
 def _last_user(messages: list[dict]) -> str:
-    return next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+    return next((_shown(m) for m in reversed(messages) if m["role"] == "user"), "")
 
 
 def flat_row(number: int, record: dict) -> list:
@@ -54,7 +70,7 @@ def flat_row(number: int, record: dict) -> list:
     if k == "text":
         return [number, _cell(record["text"])]
     if k == "preference":
-        answer = lambda side: " ".join(m["content"] for m in record[side])  # noqa: E731
+        answer = lambda side: " ".join(_shown(m) for m in record[side])  # noqa: E731
         return [number, _cell(_last_user(record["prompt"])), _cell(answer("chosen")),
                 _cell(answer("rejected"))]
     msgs = record["messages"]

@@ -12,16 +12,13 @@ and the field (reading is ``read``; row problems worth fixing are ``validate``).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from studio.engine.data import messages as msg
 from studio.engine.data.read import read_rows
 from studio.engine.errors import DataError, Reason
 
 FORMATS = ("alpaca", "sharegpt", "messages", "text", "preference")
-SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
-                  "system": "system", "function_call": "assistant", "observation": "tool",
-                  "tool": "tool", "function": "tool"}
 
 
 # --------------------------------------------------------------------------- detection
@@ -30,7 +27,7 @@ SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistan
 def detect_format(rows: list[dict]) -> str:
     """Name the format of ``rows`` from the fields of the first rows."""
     keys = set().union(*(row.keys() for row in rows[:20]))
-    if {"chosen", "rejected"} <= keys:
+    if {"chosen", "rejected"} <= keys or {"chosen_messages", "rejected_messages"} <= keys:
         return "preference"
     if "conversations" in keys:
         return "sharegpt"
@@ -84,117 +81,85 @@ def normalize(rows: list[dict], fmt: str | None = None, mapping: dict | None = N
     return out
 
 
-def _text(value, field: str) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, float) and value != value:  # NaN from an empty csv cell
-        return ""
-    return str(value)
-
-
 def _from_alpaca(row: dict, m: dict) -> dict:
     messages = []
     if m.get("system") and row.get(m["system"]):
-        messages.append({"role": "system", "content": _text(row[m["system"]], "system")})
+        messages.append({"role": "system", "content": _content(row[m["system"]])})
     for turn in (row.get(m["history"]) or []) if m.get("history") else []:
         if not isinstance(turn, (list, tuple)) or len(turn) != 2:
             raise DataError("row_history_pairs")
-        messages += [{"role": "user", "content": _text(turn[0], "history")},
-                     {"role": "assistant", "content": _text(turn[1], "history")}]
+        messages += [{"role": "user", "content": _content(turn[0])},
+                     {"role": "assistant", "content": _content(turn[1])}]
     if m["instruction"] not in row:
         raise KeyError(m["instruction"])
-    prompt = _text(row[m["instruction"]], "instruction")
-    extra = _text(row.get(m["input"]), "input") if m.get("input") else ""
-    prompt = f"{prompt}\n{extra}" if prompt and extra else prompt or extra
+    prompt = _content(row[m["instruction"]])
+    extra = _content(row.get(m["input"])) if m.get("input") else ""
+    if isinstance(prompt, str) and isinstance(extra, str):
+        prompt = f"{prompt}\n{extra}" if prompt and extra else prompt or extra
     messages.append({"role": "user", "content": prompt})
     if m["output"] not in row:
         raise KeyError(m["output"])
-    messages.append({"role": "assistant", "content": _text(row[m["output"]], "output")})
+    messages.append({"role": "assistant", "content": _content(row[m["output"]])})
     return {"messages": messages}
 
 
-def _sharegpt_turns(turns, field: str) -> list[dict]:
-    if not isinstance(turns, list):
-        raise DataError("row_turns_list", field=field)
-    out = []
-    for j, turn in enumerate(turns, 1):
-        if not isinstance(turn, dict) or "from" not in turn:
-            raise DataError("row_turn_shape", field=field, turn=j)
-        role = SHAREGPT_ROLES.get(turn["from"])
-        if role is None:
-            raise DataError("row_turn_role", field=field, turn=j, role=turn["from"])
-        out.append({"role": role, "content": _text(turn.get("value"), field)})
-    return out
+def _content(value):
+    return msg.content_of(value)[0]
 
 
-def _with_system_and_tools(messages: list[dict], row: dict) -> list[dict]:
-    system = _text(row.get("system"), "system")
-    tools = row.get("tools")
-    if tools:
-        # Most chat templates have no slot for tools; describing them in the system turn is
-        # what LLaMA-Factory and the tool-calling datasets themselves do.
-        tools_text = tools if isinstance(tools, str) else json.dumps(tools, ensure_ascii=False)
-        system = f"{system}\n\nYou can call these tools:\n{tools_text}".strip()
+def _with_system(messages: list[dict], row: dict) -> list[dict]:
+    system = _content(row.get("system"))
     if system and not (messages and messages[0]["role"] == "system"):
         messages = [{"role": "system", "content": system}, *messages]
     return messages
 
 
-def _from_sharegpt(row: dict, m: dict) -> dict:
-    return {"messages": _with_system_and_tools(_sharegpt_turns(row["conversations"],
-                                                               "conversations"), row)}
-
-
-def _messages(value, field: str) -> list[dict]:
-    if isinstance(value, str):
-        return [{"role": "assistant", "content": value}]
-    if isinstance(value, dict):
-        value = [value]
-    if not isinstance(value, list):
-        raise DataError("row_messages_list", field=field)
-    out = []
-    for j, msg in enumerate(value, 1):
-        if not isinstance(msg, dict):
-            raise DataError("row_message_object", field=field, turn=j)
-        if "from" in msg:
-            out += _sharegpt_turns([msg], field)
-        elif "role" in msg:
-            out.append({"role": str(msg["role"]), "content": _text(msg.get("content"), field)})
-        else:
-            raise DataError("row_message_shape", field=field, turn=j)
-    return out
-
-
-def _from_messages(row: dict, m: dict) -> dict:
-    out = {"messages": _with_system_and_tools(_messages(row["messages"], "messages"), row)}
+def _conversation(messages: list[dict], row: dict) -> dict:
+    """A messages record, with the row's system prompt, tool schemas and KTO verdict."""
+    out = {"messages": _with_system(messages, row)}
+    tools = msg.tools_of(row.get("tools"))
+    if tools:
+        out["tools"] = tools  # rendered by the chat template (see template.render_inputs)
     if "label" in row:  # KTO data: keep the verdict so SFT can skip the rejected answers
         out["label"] = bool(row["label"])
     return out
 
 
+def _from_sharegpt(row: dict, m: dict) -> dict:
+    return _conversation(msg.sharegpt_turns(row["conversations"], "conversations"), row)
+
+
+def _from_messages(row: dict, m: dict) -> dict:
+    return _conversation(msg.messages_of(row["messages"], "messages"), row)
+
+
 def _from_text(row: dict, m: dict) -> dict:
-    return {"text": _text(row[m.get("text", "text")], "text")}
+    return {"text": _content(row[m.get("text", "text")])}
 
 
 def _from_preference(row: dict, m: dict) -> dict:
+    chosen_key = "chosen" if "chosen" in row else "chosen_messages"
+    rejected_key = "rejected" if "rejected" in row else "rejected_messages"
+    chosen = msg.messages_of(row[chosen_key], chosen_key)
+    rejected = msg.messages_of(row[rejected_key], rejected_key)
     if "conversations" in row:
-        prompt = _sharegpt_turns(row["conversations"], "conversations")
+        prompt = msg.sharegpt_turns(row["conversations"], "conversations")
     elif "prompt" in row:
         raw = row["prompt"]
         prompt = ([{"role": "user", "content": raw}] if isinstance(raw, str)
-                  else _messages(raw, "prompt"))
-    else:  # TRL's implicit prompt: chosen and rejected share their leading turns
-        chosen, rejected = _messages(row["chosen"], "chosen"), _messages(row["rejected"],
-                                                                         "rejected")
+                  else msg.messages_of(raw, "prompt"))
+    else:  # the implicit prompt: chosen and rejected share their leading turns
         k = 0
         while k < min(len(chosen), len(rejected)) - 1 and chosen[k] == rejected[k]:
             k += 1
-        return {"prompt": chosen[:k], "chosen": chosen[k:], "rejected": rejected[k:]}
-    prompt = _with_system_and_tools(prompt, row)
-    return {"prompt": prompt, "chosen": _messages(row["chosen"], "chosen"),
-            "rejected": _messages(row["rejected"], "rejected")}
+        prompt, chosen, rejected = chosen[:k], chosen[k:], rejected[k:]
+    out = {"prompt": _with_system(prompt, row), "chosen": chosen, "rejected": rejected}
+    tools = msg.tools_of(row.get("tools"))
+    if tools:
+        out["tools"] = tools
+    if "label" in row:
+        out["label"] = bool(row["label"])
+    return out
 
 
 # --------------------------------------------------------------------------- editing helpers
@@ -234,9 +199,9 @@ def with_system_prompt(records: list[dict], system: str) -> list[dict]:
 
 
 def load_records(source: str | Path, fmt: str | None = None, mapping: dict | None = None,
-                 split: str = "train") -> tuple[list[dict], str]:
+                 split: str = "train", text_split: str = "document") -> tuple[list[dict], str]:
     """Read and normalize in one call; returns (records, detected or given format)."""
-    rows = read_rows(source, split)
+    rows = read_rows(source, split, text_split=text_split)
     fmt = fmt or detect_format(rows)
     return normalize(rows, fmt, mapping, source=str(source)), fmt
 

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
-from studio.engine.data.template import assistant_spans, tokenize_record
+from studio.engine.data.template import assistant_spans, render, tokenize_record
 
 
 @dataclass
@@ -49,8 +49,9 @@ def cached_tokenizer(model_id: str):
 def conversations(record: dict) -> list[tuple[str, dict]]:
     """The sequences one record trains on: one for SFT rows, chosen and rejected for pairs."""
     if "chosen" in record:
-        return [("chosen", {"messages": record["prompt"] + record["chosen"]}),
-                ("rejected", {"messages": record["prompt"] + record["rejected"]})]
+        tools = {"tools": record["tools"]} if record.get("tools") else {}
+        return [("chosen", {"messages": record["prompt"] + record["chosen"], **tools}),
+                ("rejected", {"messages": record["prompt"] + record["rejected"], **tools})]
     return [("", record)]
 
 
@@ -63,7 +64,7 @@ def pieces(tokenizer, record: dict, assistant_only: bool = True) -> list[Piece]:
                             return_offsets_mapping=True)["offset_mapping"]
         offsets = [*offsets, (0, 0)] if len(offsets) < len(enc["input_ids"]) else offsets
     else:
-        text, _ = assistant_spans(tokenizer, record["messages"])
+        text, _ = assistant_spans(tokenizer, record["messages"], record.get("tools"))
         offsets = tokenizer(text, add_special_tokens=False,
                             return_offsets_mapping=True)["offset_mapping"]
     out: list[Piece] = []
@@ -96,7 +97,7 @@ def _texts(tokenizer, record: dict) -> list[tuple[str, bool]]:
     """The strings to tokenize for one record, and whether the tokenizer adds its own tokens."""
     if "text" in record:
         return [(record["text"], True)]
-    return [(tokenizer.apply_chat_template(conv["messages"], tokenize=False), False)
+    return [(render(tokenizer, conv["messages"], conv.get("tools")), False)
             for _, conv in conversations(record)]
 
 

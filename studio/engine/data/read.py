@@ -1,8 +1,10 @@
-"""Reading the files people bring: json, jsonl, csv, parquet, or a hub dataset id, as raw rows.
+"""Reading the files people bring: json, jsonl, csv, parquet, txt, md, or a hub dataset id.
 
 Each row comes back as the dict the file holds, untouched; ``formats`` decides what it means.
-A file that cannot be read raises ``DataError`` naming the file and, where there is one, the line
-and column, so a user can open the file and fix it.
+Raw text (``.txt``, ``.md``) for continued pre-training becomes ``{"text": ...}`` rows: the whole
+file as one document, or one row per paragraph (``text_split="paragraph"``: split on blank lines,
+never inside a fenced code block). A file that cannot be read raises ``DataError`` naming the file
+and, where there is one, the line and column, so a user can open the file and fix it.
 """
 
 from __future__ import annotations
@@ -10,27 +12,41 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from studio.engine.data import dataset_info
 from studio.engine.errors import DataError
 
-SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")
+SUFFIXES = (".json", ".jsonl", ".csv", ".parquet", ".txt", ".md")
+TEXT_SUFFIXES = (".txt", ".md")
+TEXT_SPLITS = ("document", "paragraph")
 
 
-def read_rows(source: str | Path, split: str = "train") -> list[dict]:
-    """Raw rows from a local file or, for an ``owner/name`` id, from the hub."""
+def read_rows(source: str | Path, split: str = "train",
+              text_split: str = "document") -> list[dict]:
+    """Raw rows from a local file or, for an ``owner/name`` id, from the hub.
+
+    ``text_split`` says how a ``.txt`` / ``.md`` file becomes rows: ``document`` (one row) or
+    ``paragraph`` (one row per blank-line-separated paragraph); other files ignore it.
+    """
+    if text_split not in TEXT_SPLITS:
+        raise DataError("field_choice", field="text_split", choices=", ".join(TEXT_SPLITS),
+                        got=repr(text_split))
+    if dataset_info.is_entry(source):  # "<folder>/dataset_info.json#<entry>" (LLaMA-Factory)
+        return dataset_info.read_entry(source, read_rows, split, text_split=text_split)
     path = Path(source)
     if path.suffix.lower() in SUFFIXES or path.exists():
-        return _read_file(path)
+        return _read_file(path, text_split)
     return _read_hub(str(source), split)
 
 
-def _read_file(path: Path) -> list[dict]:
+def _read_file(path: Path, text_split: str = "document") -> list[dict]:
     if not path.exists():
         raise DataError("data_file_missing", path=str(path))
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise DataError("data_suffix", path=str(path), suffix=suffix, allowed=", ".join(SUFFIXES))
     try:
-        rows = _READERS[suffix](path)
+        rows = (_read_text(path, text_split) if suffix in TEXT_SUFFIXES
+                else _READERS[suffix](path))
     except DataError:
         raise
     except Exception as exc:  # pandas/pyarrow raise many types for a damaged file
@@ -80,6 +96,34 @@ def _read_table(path: Path) -> list[dict]:
 
     frame = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
     return frame.where(frame.notna(), None).to_dict(orient="records")
+
+
+def _read_text(path: Path, text_split: str) -> list[dict]:
+    """A text file as ``{"text": ...}`` rows; blank-only files give none (``data_empty``)."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError("data_text_encoding", path=str(path), offset=exc.start) from None
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if text_split == "document":
+        return [{"text": text.strip()}] if text.strip() else []
+    return [{"text": p} for p in paragraphs(text)]
+
+
+def paragraphs(text: str) -> list[str]:
+    """Blank-line-separated paragraphs, each stripped; a ``` or ~~~ fenced block stays whole."""
+    out, current, fence = [], [], ""
+    for line in text.split("\n"):
+        mark = line.lstrip()[:3]
+        if mark in ("```", "~~~"):
+            fence = "" if fence == mark else fence or mark
+        if not line.strip() and not fence:
+            out.append("\n".join(current).strip())
+            current = []
+        else:
+            current.append(line)
+    out.append("\n".join(current).strip())
+    return [p for p in out if p]
 
 
 _READERS = {".json": _read_json, ".jsonl": _read_jsonl, ".csv": _read_table,

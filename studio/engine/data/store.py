@@ -13,6 +13,7 @@ import re
 import shutil
 from pathlib import Path
 
+from studio.engine.data import dataset_info
 from studio.engine.data.formats import default_mapping, normalize
 from studio.engine.data.read import SUFFIXES
 from studio.engine.errors import DataError, PathError
@@ -36,8 +37,10 @@ def _data_files(folder: Path, depth: int) -> list[Path]:
     if not folder.is_dir():
         return []
     pattern = "**/*" if depth > 1 else "*"
+    # A folder's README is about the data, not data: it is still readable when typed in.
     files = [p for p in folder.glob(pattern)
-             if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith(".")]
+             if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith(".")
+             and not p.name.upper().startswith("README")]
     return sorted(files, key=lambda p: p.stat().st_mtime, reverse=True)
 
 
@@ -46,27 +49,68 @@ def list_datasets(workspace: Workspace) -> list[str]:
 
     Entries are strings ``Workspace.resolve`` accepts: relative to the workspace for its files,
     ``assets/<file>`` for the project's own data, absolute paths for ``--allow-path`` folders.
+    A LLaMA-Factory ``dataset_info.json`` (also one folder down, as in its ``data/``) is listed
+    as its entries, ``<path>#<name>``.
     """
     root = workspace.root
     out = [str(p.relative_to(root)) for p in _data_files(workspace.datasets_dir, depth=2)]
     out += [str(p.relative_to(root)) for p in _data_files(root, depth=1)]
+    out += [str(p.relative_to(root)) for p in _info_files(root)]
     out += [f"assets/{p.name}" for p in sorted(_data_files(ASSETS, depth=1))]
     for extra in workspace.extra_roots:
         out += [str(p) for p in sorted(_data_files(extra, depth=1))]
-    return list(dict.fromkeys(out))
+        out += [str(p) for p in _info_files(extra)]
+    return [item for name in dict.fromkeys(out) for item in _entries_or_self(workspace, name)]
+
+
+def _info_files(folder: Path) -> list[Path]:
+    """``dataset_info.json`` files one folder below ``folder`` (hidden folders skipped)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob(f"*/{dataset_info.INFO_NAME}")
+                  if p.is_file() and not p.parent.name.startswith("."))
+
+
+def _entries_or_self(workspace: Workspace, item: str) -> list[str]:
+    if Path(item).name != dataset_info.INFO_NAME:
+        return [item]
+    try:
+        names = dataset_info.list_entries(workspace.resolve(item))
+    except (DataError, PathError):
+        return [item]  # a broken file stays pickable, so picking it says what is wrong
+    return [f"{item}#{name}" for name in names]
 
 
 def resolve_source(workspace: Workspace, source: str) -> str:
-    """A readable file path, or the hub id itself; PathError for paths outside the workspace."""
+    """A readable file path (``<path>#<entry>`` for a dataset_info.json entry), or the hub id
+    itself; PathError for paths outside the workspace."""
     source = (source or "").strip()
     if not source:
         raise DataError("dataset_none")
+    entry = _resolve_entry(workspace, source)
+    if entry:
+        return entry
     try:
         return str(workspace.resolve(source))
     except PathError:
         if HUB_ID.match(source) and Path(source).suffix.lower() not in SUFFIXES:
             return source
         raise
+
+
+def _resolve_entry(workspace: Workspace, source: str) -> str | None:
+    """``<path>#<entry>`` with its path resolved in the workspace; None for other sources."""
+    parts = dataset_info.split_source(source)
+    if parts is None:
+        return None
+    head, name = parts
+    try:
+        path = workspace.resolve(head)
+    except PathError:
+        if Path(head).name == dataset_info.INFO_NAME:
+            raise
+        return None
+    return f"{path}#{name}" if dataset_info.info_file(path) else None
 
 
 def store_upload(workspace: Workspace, uploaded: str) -> str:

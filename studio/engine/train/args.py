@@ -12,7 +12,7 @@ import dataclasses
 import torch
 
 from studio.engine.runs import Run
-from studio.engine.train.config import TrainConfig
+from studio.engine.train.config import TrainConfig, uses_packing
 from studio.engine.train.prepare import pick_dtype, use_gradient_checkpointing
 
 
@@ -42,7 +42,10 @@ def to_sft_args(cfg: TrainConfig, run: Run, model, has_eval: bool):
         fp16=dtype == torch.float16,
         gradient_checkpointing=use_gradient_checkpointing(cfg, model),
         max_length=cfg.max_length,
-        packing=cfg.packing,
+        packing=uses_packing(cfg),
+        # pt keeps every token: a text longer than max_length is split across packed rows
+        # (TRL's bfd_split); for conversations the overflow is cut, as without packing.
+        packing_strategy="bfd_split" if cfg.method == "pt" else "bfd",
         assistant_only_loss=False,  # our own masks (studio.engine.data.template) already apply it
         logging_steps=cfg.logging_steps,
         logging_first_step=True,

@@ -22,13 +22,14 @@ METRIC_KEYS = {"loss": "loss", "eval_loss": "eval_loss", "learning_rate": "lr",
 
 class RunFolderCallback(TrainerCallback):
     def __init__(self, run: Run, stop_event: threading.Event, tokenizer, probes: list[str],
-                 probe_steps: int, system_prompt: str = ""):
+                 probe_steps: int, system_prompt: str = "", plain: bool = False):
         self.run = run
         self.stop_event = stop_event
         self.tokenizer = tokenizer
         self.probes = [p for p in probes if p.strip()]
         self.probe_steps = probe_steps
         self.system_prompt = system_prompt
+        self.plain = plain  # continued pre-training: a probe is text to continue, not a question
         self.started = time.time()
         self._last_tokens: tuple[float, float] | None = None  # (time, num_tokens)
 
@@ -94,8 +95,9 @@ class RunFolderCallback(TrainerCallback):
         messages = [{"role": "user", "content": prompt}]
         if self.system_prompt:
             messages.insert(0, {"role": "system", "content": self.system_prompt})
-        enc = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True,
-                                                 return_tensors="pt", return_dict=True)
+        enc = (self.tokenizer(prompt, return_tensors="pt") if self.plain else
+               self.tokenizer.apply_chat_template(messages, add_generation_prompt=True,
+                                                  return_tensors="pt", return_dict=True))
         enc = {k: v.to(model.device) for k, v in enc.items()}
         out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
                              pad_token_id=self.tokenizer.pad_token_id)

@@ -40,9 +40,12 @@ class TrainConfig:
     trust_remote_code: bool = _f(False, "Run Python code shipped with the model. Only for "
                                  "models you trust.", "model")
     # --- data
-    dataset: str = _f("assets/identity.json", "Training data: a json, jsonl, csv or parquet file "
-                      "in the workspace, or a hub dataset id.", "data")
+    dataset: str = _f("assets/identity.json", "Training data: a json, jsonl, csv, parquet, txt or "
+                      "md file in the workspace, or a hub dataset id.", "data")
     dataset_split: str = _f("train", "Split to read from a hub dataset.", "data")
+    text_split: str = _f("document", "How a .txt or .md file becomes rows: document (the whole "
+                         "file is one row) or paragraph (one row per blank-line-separated "
+                         "paragraph).", "data", choices=["document", "paragraph"])
     max_samples: int = _f(0, "Use at most this many rows (0 = all).", "data", min=0)
     val_fraction: float = _f(0.0, "Share of rows held out to measure eval loss (0 = none).",
                              "data", min=0.0, max=0.5)
@@ -51,8 +54,10 @@ class TrainConfig:
     system_prompt: str = _f("", "System prompt added to rows that have none (empty = the "
                             "template's default).", "data")
     # --- method
-    method: str = _f("sft", "Training method: supervised fine-tuning (sft) or preference "
-                     "optimization (dpo).", "method", choices=["sft", "dpo"])
+    method: str = _f("sft", "Training method: supervised fine-tuning on conversations (sft), "
+                     "preference optimization (dpo), or continued pre-training on plain text "
+                     "(pt: every token is learned, no chat template).", "method",
+                     choices=["sft", "dpo", "pt"])
     finetuning_type: str = _f("lora", "lora trains small adapters; qlora does so on a 4-bit "
                               "model (CUDA only); full trains every weight; freeze trains only "
                               "the last layers.", "method",
@@ -88,7 +93,9 @@ class TrainConfig:
     # --- advanced
     assistant_only_loss: bool = _f(True, "Learn only from the assistant's answers, not the "
                                    "prompts and system text.", "advanced")
-    packing: bool = _f(False, "Pack several short rows into one sequence.", "advanced")
+    packing: str = _f("auto", "Pack several short rows into one sequence of max_length tokens. "
+                      "auto packs for pt (long texts are split, not cut) and not otherwise.",
+                      "advanced", choices=["auto", "on", "off"])
     dtype: str = _f("auto", "Number format. auto picks bf16 where the CPU or GPU has it.",
                     "advanced", choices=["auto", "bfloat16", "float16", "float32"])
     gradient_checkpointing: str = _f("auto", "Trade compute for memory. auto turns it on only "
@@ -127,6 +134,9 @@ def coerce(name: str, value):
     if name not in FIELDS:
         raise ConfigError("field_unknown", field=name)
     kind = field_type(name)
+    choices = FIELDS[name].metadata["choices"] or ()
+    if {"on", "off"} <= set(choices):  # auto/on/off fields were booleans once: keep old configs
+        value = _on_off(value)
     try:
         if kind is bool and isinstance(value, str):
             low = value.strip().lower()
@@ -148,6 +158,22 @@ def coerce(name: str, value):
         raise ConfigError("field_type", field=name, kind=kind.__name__, got=repr(value)) from None
 
 
+def _on_off(value):
+    """An old boolean (``packing: true``, ``--set packing=false``) as on/off."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if not isinstance(value, str):
+        return value
+    low = value.strip().lower()
+    return {"true": "on", "yes": "on", "1": "on", "false": "off", "no": "off",
+            "0": "off"}.get(low, low)
+
+
+def uses_packing(cfg: TrainConfig) -> bool:
+    """Whether rows are packed: ``packing`` on, or auto for continued pre-training (pt)."""
+    return cfg.packing == "on" or (cfg.packing == "auto" and cfg.method == "pt")
+
+
 def validate(cfg: TrainConfig) -> list[Reason]:
     """Every problem with ``cfg``, each naming the field (``params["field"]``); empty when fine."""
     errors = []
@@ -156,7 +182,7 @@ def validate(cfg: TrainConfig) -> list[Reason]:
     for name in ("model", "dataset"):
         if not getattr(cfg, name).strip():
             errors.append(Reason("field_empty", {"field": name}))
-    if cfg.method == "dpo" and cfg.packing:
+    if cfg.method == "dpo" and cfg.packing == "on":
         errors.append(Reason("packing_with_dpo", {"field": "packing"}))
     if cfg.finetuning_type == "qlora":
         errors.extend(_qlora_problems())

@@ -9,6 +9,7 @@ methods share every setting.
 
 from __future__ import annotations
 
+from studio.engine.data.template import render_inputs
 from studio.engine.errors import DataError
 from studio.engine.models import load_tokenizer
 from studio.engine.runs import Run
@@ -24,10 +25,17 @@ from studio.engine.train.prepare import (
 )
 
 
-def preference_rows(cfg: TrainConfig, dataset_path: str) -> tuple[list[dict], list[str]]:
+def preference_rows(cfg: TrainConfig, dataset_path: str,
+                    tokenizer) -> tuple[list[dict], list[str]]:
+    """TRL's conversational pairs. TRL renders them with the chat template itself and is given
+    no tool schemas, so tools and reasoning take the template fallback (``render_inputs``)."""
     records, skipped = load_training_records(cfg, dataset_path)
-    pairs = [{"prompt": r["prompt"], "chosen": r["chosen"], "rejected": r["rejected"]}
-             for r in records if "chosen" in r]
+
+    def plain(messages, tools=None):
+        return render_inputs(tokenizer, messages, tools, native=False)[0]
+
+    pairs = [{"prompt": plain(r["prompt"], r.get("tools")), "chosen": plain(r["chosen"]),
+              "rejected": plain(r["rejected"])} for r in records if "chosen" in r]
     if not pairs:
         raise DataError("data_no_pairs", path=str(dataset_path))
     return pairs, skipped
@@ -39,7 +47,7 @@ def train_dpo(cfg: TrainConfig, run: Run, stop_event, dataset_path: str, resume_
     from trl import DPOTrainer
 
     tokenizer = load_tokenizer(cfg.model, cfg.trust_remote_code)
-    pairs, skipped = preference_rows(cfg, dataset_path)
+    pairs, skipped = preference_rows(cfg, dataset_path, tokenizer)
     train, held = split_eval(pairs, cfg.val_fraction, cfg.seed)
     run.log(f"data: {len(train)} preference pairs, {len(held)} held out, {len(skipped)} skipped")
     if stop_event.is_set():

@@ -32,7 +32,7 @@ def _method(name: str):
         return train_dpo
     from studio.engine.train.sft import train_sft
 
-    return train_sft
+    return train_sft  # sft and pt (continued pre-training) share the SFT trainer
 
 
 def save_final(cfg: TrainConfig, run: Run, trainer, tokenizer) -> None:

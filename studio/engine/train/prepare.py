@@ -154,8 +154,15 @@ class PreparedData:
 
 
 def load_training_records(cfg: TrainConfig, dataset_path: str) -> tuple[list[dict], list[str]]:
-    """Normalized records ready to tokenize, and a note for each row that was left out."""
-    records, _ = load_records(dataset_path, split=cfg.dataset_split)
+    """Normalized records ready to tokenize, and a note for each row that was left out.
+
+    Continued pre-training (pt) learns every token of plain text; conversations or preference
+    pairs under pt are refused here, before any model is loaded.
+    """
+    records, fmt = load_records(dataset_path, split=cfg.dataset_split,
+                                text_split=cfg.text_split)
+    if cfg.method == "pt" and any("text" not in r for r in records):
+        raise DataError("pt_needs_text", path=str(dataset_path), fmt=fmt)
     records = fill_placeholders(records, {"name": cfg.name, "author": cfg.author})
     records = with_system_prompt(records, cfg.system_prompt)
     bad = {p.row: str(p) for p in validate(records)}
@@ -191,7 +198,7 @@ def prepare_sft_data(cfg: TrainConfig, tokenizer, dataset_path: str) -> Prepared
     records, skipped = load_training_records(cfg, dataset_path)
     if any("chosen" in r for r in records):
         raise DataError("data_is_preference", path=str(dataset_path))
-    rows = tokenize_records(tokenizer, records, cfg.assistant_only_loss)
+    rows = tokenize_records(tokenizer, records, cfg.assistant_only_loss and cfg.method != "pt")
     # Split positions, not records: the same rows are held out as before, and all rows share
     # one cache entry whatever val_fraction is.
     train, held = split_eval(list(range(len(records))), cfg.val_fraction, cfg.seed)

@@ -6,8 +6,9 @@ similar length (``speed.length_buckets``) so short rows are not padded to the lo
 the positions whose label is trained go through the language-model head
 (``speed.selected_cross_entropy``). The loss is the same sum over the same tokens divided by the
 same count as TRL's, so runs learn the same thing, only sooner. Models this shortcut does not fit
-(heads with bias, soft-capped or scaled logits, multimodal wrappers) and multi-process runs fall
-back to TRL's own loss. ``build_sft_trainer`` is the one place the engine and the benchmark
+(heads with bias, soft-capped or scaled logits, multimodal wrappers), multi-process runs and
+packed batches (TRL flattens them padding-free: position ids, no attention mask) fall back to
+TRL's own loss. ``build_sft_trainer`` is the one place the engine and the benchmark
 construct it; ``train_sft`` is the SFT method the job runs.
 """
 
@@ -115,7 +116,8 @@ def build_sft_trainer(model, args, tokenizer, train_rows: list[dict], eval_rows:
 
 
 def train_sft(cfg: TrainConfig, run: Run, stop_event, dataset_path: str, resume_from):
-    """Supervised fine-tuning; returns (trainer, tokenizer), or None if stopped before step 1."""
+    """Supervised fine-tuning, and continued pre-training (pt: plain text, every token trained,
+    packed by default); returns (trainer, tokenizer), or None if stopped before step 1."""
     from transformers import PrinterCallback
 
     run.log(f"loading {cfg.model} ({cfg.finetuning_type}, {pick_dtype(cfg)})")
@@ -130,7 +132,7 @@ def train_sft(cfg: TrainConfig, run: Run, stop_event, dataset_path: str, resume_
     speed.configure_threads()
     model = prepare_model(cfg)
     callback = RunFolderCallback(run, stop_event, tokenizer, cfg.probe_prompts, cfg.probe_steps,
-                                 cfg.system_prompt)
+                                 cfg.system_prompt, plain=cfg.method == "pt")
     trainer = build_sft_trainer(model, to_sft_args(cfg, run, model, bool(data.eval)), tokenizer,
                                 data.train, data.eval, [callback])
     trainer.remove_callback(PrinterCallback)  # metrics go to the run folder, not stdout

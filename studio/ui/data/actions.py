@@ -11,7 +11,7 @@ import gradio as gr
 
 from studio.engine.data import edit as ed
 from studio.engine.data import preview as pv
-from studio.engine.data import store
+from studio.engine.data import store, template
 from studio.engine.errors import DataError, PathError
 from studio.engine.models import BUNDLED_ID, HUB_ID
 from studio.ui.data import html as view
@@ -126,9 +126,10 @@ class DataActions(DataHandlers):
         record = state["records"][index]
         sides = [(side, pv.pieces(tokenizer, conv, bool(assistant_only)))
                  for side, conv in pv.conversations(record)]
-        state["shown"] = (index + 1, sides)  # re-rendered as is when the language changes
+        notes = tuple(template.notes(tokenizer, record))
+        state["shown"] = (index + 1, sides, notes)  # re-rendered as is when the language changes
         return {self.ui.state: state,
-                self.ui.preview: view.preview(self.t, lang, index + 1, sides)}
+                self.ui.preview: view.preview(self.t, lang, index + 1, sides, notes)}
 
     @guarded("stats")
     def measure(self, model: str, max_length, lang: str, state: dict) -> dict:

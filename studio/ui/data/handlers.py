@@ -117,9 +117,10 @@ class DataHandlers:
     # ------------------------------------------------------------------ loading
 
     @guarded("status")
-    def load(self, source: str, fmt_choice: str, lang: str, state: dict) -> dict:
+    def load(self, source: str, fmt_choice: str, text_split: str, lang: str,
+             state: dict) -> dict:
         resolved = store.resolve_source(self.ctx.workspace, source)
-        rows = read_rows(resolved)
+        rows = read_rows(resolved, text_split=text_split or "document")
         fmt = fmt_choice if fmt_choice in FORMATS else detect_format(rows)
         slots = store.default_slots(fmt, rows)
         records = store.convert(rows, fmt, slots, source=Path(resolved).name)
@@ -132,7 +133,8 @@ class DataHandlers:
         how = ("data.detected" if detected else "data.chosen", {"fmt": fmt})
         tags = store.placeholders(recs)
         extra = ("data.placeholders", {"names": ", ".join(tags)}) if tags else ""
-        name = Path(state["source"]).stem or "dataset"
+        # A dataset_info.json entry (".../dataset_info.json#name") is saved under its own name.
+        name = Path(state["source"].rsplit("#", 1)[-1]).stem or "dataset"
         out = {**self.view(state, lang),
                **self.status(state, lang, "ok", key, n=len(recs), source=state["source"],
                              how=how, extra=extra),
@@ -144,11 +146,11 @@ class DataHandlers:
         return out
 
     @guarded("status")
-    def upload(self, file: str, lang: str, state: dict) -> dict:
+    def upload(self, file: str, text_split: str, lang: str, state: dict) -> dict:
         if not file:
             raise Refusal("data.no_upload")
         source = store.store_upload(self.ctx.workspace, file)
-        out = self.load(source, "auto", lang, state)
+        out = self.load(source, "auto", text_split, lang, state)
         out[self.ui.source] = gr.update(choices=store.list_datasets(self.ctx.workspace),
                                         value=source)
         return out

@@ -59,9 +59,13 @@ def legend(t, lang: str) -> str:
             f"<span style='{chip}{MASKED}'>{html.escape(t('data.masked', lang))}</span></div>")
 
 
-def preview(t, lang: str, row: int, sides: list[tuple[str, list[Piece]]]) -> str:
-    """The rendered row: a legend, then one box per sequence (two for a preference pair)."""
+def preview(t, lang: str, row: int, sides: list[tuple[str, list[Piece]]],
+            notes: tuple[str, ...] = ()) -> str:
+    """The rendered row: a legend, how the template took tools and reasoning (``notes``), then
+    one box per sequence (two for a preference pair)."""
     parts = [f"<div class='data-preview'>{legend(t, lang)}"]
+    parts += [f"<div class='data-note' style='font-size:13px;color:#1e3a8a;margin:2px 0'>"
+              f"ℹ {html.escape(t(f'data.note.{note}', lang))}</div>" for note in notes]
     for side, items in sides:
         total = sum(p.tokens for p in items)
         trained = sum(p.tokens for p in items if p.trained)

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import gradio as gr
 
 from studio.engine.data.formats import FORMATS
-from studio.engine.data.read import SUFFIXES
+from studio.engine.data.read import SUFFIXES, TEXT_SPLITS
 from studio.engine.data.store import list_datasets
 from studio.engine.models import BUNDLED_ID, known_models
 from studio.engine.train.config import TrainConfig
@@ -45,6 +45,10 @@ def _source_section(ctx, ui) -> None:
                        file_types=list(SUFFIXES), type="filepath", elem_id="data-upload")
         ui.load = tr(gr.Button, texts={"value": "data.load"}, variant="primary", scale=1,
                      min_width=120, elem_id="data-load")
+    ui.text_split = gr.Radio(text_split_choices(ctx, "en"), value=TrainConfig().text_split,
+                             label=ctx.t("data.text_split"), info=ctx.t("data.text_split_help"),
+                             elem_id="data-text-split")
+    ctx.tr.bind(ui.text_split, label="data.text_split", info="data.text_split_help")
     ui.status = gr.HTML(view.message(ctx.t, "en", "info", "data.status_idle"),
                         elem_id="data-status")
     with tr(gr.Accordion, texts={"label": "data.h_mapping"}, open=False):
@@ -58,6 +62,11 @@ def _source_section(ctx, ui) -> None:
                         for k in range(MAX_SLOTS)]
             ui.apply_mapping = tr(gr.Button, texts={"value": "data.apply_mapping"},
                                   min_width=120)
+
+
+def text_split_choices(ctx, lang: str) -> list[tuple[str, str]]:
+    """How .txt and .md files become rows, labelled in ``lang``."""
+    return [(ctx.t(f"data.text_split.{k}", lang), k) for k in TEXT_SPLITS]
 
 
 def _rows_section(ctx, ui) -> None:
@@ -166,9 +175,9 @@ def _wire(ctx, ui, h: DataActions) -> None:
     out = [st, *(getattr(ui, name) for name in OUTPUTS)]
     on = functools.partial(_on, outputs=out)
     analyze = [ui.model, ui.preview_row, ui.assistant_only, ui.max_length, lang, st]
-    on(ui.load.click, h.load, [ui.source, ui.fmt, lang, st], "data_load").then(
+    on(ui.load.click, h.load, [ui.source, ui.fmt, ui.text_split, lang, st], "data_load").then(
         h.analyze, analyze, out, api_visibility="private")
-    on(ui.upload.upload, h.upload, [ui.upload, lang, st], "data_upload").then(
+    on(ui.upload.upload, h.upload, [ui.upload, ui.text_split, lang, st], "data_upload").then(
         h.analyze, analyze, out, api_visibility="private")
     on(ui.apply_mapping.click, h.apply_mapping, [ui.fmt, *ui.slots, lang, st],
        "data_apply_mapping").then(h.analyze, analyze, out, api_visibility="private")
@@ -195,6 +204,8 @@ def _wire(ctx, ui, h: DataActions) -> None:
     on(ui.max_length.submit, h.measure, [ui.model, ui.max_length, lang, st])
     on(ui.save.click, h.save, [ui.save_name, lang, st], "data_save")
     on(lang.change, h.relabel, [lang, ui.search, ui.page, st])
+    lang.change(lambda lv: gr.update(choices=text_split_choices(ctx, lv)), lang, ui.text_split,
+                api_visibility="private", show_progress="hidden")
 
 
 def _on(event, fn, inputs, api_name=None, *, outputs):

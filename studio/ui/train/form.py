@@ -101,8 +101,15 @@ def config_to_values(cfg: TrainConfig) -> list:
             for v in (getattr(cfg, n) for n in FORM_FIELDS)]
 
 
+VISIBILITY_FIELDS = ("dpo_beta", "freeze_trainable_layers", "assistant_only_loss",
+                     "system_prompt")
+
+
 def visibility(method: str, finetuning_type: str) -> tuple:
-    """LoRA settings, DPO beta and freeze layers are shown only when they apply."""
+    """The LoRA box, then ``VISIBILITY_FIELDS``, each shown only when it applies (pt trains every
+    token of plain text, so the answers-only switch and the system prompt do not)."""
     return (gr.update(visible=finetuning_type in ("lora", "qlora")),
             gr.update(visible=method == "dpo"),
-            gr.update(visible=finetuning_type == "freeze"))
+            gr.update(visible=finetuning_type == "freeze"),
+            gr.update(visible=method != "pt"),
+            gr.update(visible=method != "pt"))

@@ -229,7 +229,7 @@ def _wire(ctx, demo: gr.Blocks, data: DataHandles, p: dict) -> dict:
     loaded.then(h["headless"], [p["preset"], *form], [p["command"], p["yaml"]],
                 show_progress="hidden", api_name=False)
     kinds = [p["form"]["method"], p["form"]["finetuning_type"]]
-    vis = [p["boxes"]["lora"], p["form"]["dpo_beta"], p["form"]["freeze_trainable_layers"]]
+    vis = [p["boxes"]["lora"], *(p["form"][name] for name in tf.VISIBILITY_FIELDS)]
     gr.on([c.change for c in kinds], tf.visibility, kinds, vis, show_progress="hidden",
           **PRIVATE)
     gr.on([c.change for c in form], h["headless"], [p["preset"], *form],
