@@ -264,3 +264,28 @@ def test_the_rows_table_shows_calls_and_kept_parts(tmp_path):
                           {"role": "assistant", "content": "A cat."}]}
     (record,), _ = load(tmp_path, [image])
     assert flat_row(1, record)[2:4] == ["[image]", "A cat."]
+
+
+def test_an_empty_question_is_listed(tmp_path):
+    """A message whose text sits under a key the converter does not read (here ``text``)."""
+    rows = [{"messages": [{"role": "user", "text": "Q?"}, {"role": "assistant", "content": "A."}]}]
+    records, _ = load(tmp_path, rows)
+    assert [(p.row, p.field, p.code) for p in validate(records)] == [
+        (1, "messages[1]", "problem_empty_question")]
+
+
+def test_a_function_calling_dataset_trains(tmp_path, tiny_config):
+    """End to end: the tool-call rows train (the trainer gets the same rendering as above)."""
+    import dataclasses
+
+    from studio.engine.runs import RunStore
+    from studio.engine.train.job import run_training
+
+    path = tmp_path / "tools.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in [OPENAI_TOOLS] * 8),
+                    encoding="utf-8")
+    cfg = dataclasses.replace(tiny_config, dataset=str(path), max_steps=2, probe_steps=0)
+    run = RunStore(tmp_path / "runs").create(cfg)
+    assert run_training(run) == "completed", run.status().get("error")
+    assert "8 training rows" in run.log_path.read_text(encoding="utf-8")
+    assert [m["step"] for m in run.metrics() if "loss" in m] == [1, 2]

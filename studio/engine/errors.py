@@ -113,6 +113,7 @@ MESSAGES = {
     "problem_content_type": "content must be text or a list of text parts, got {got}",
     "problem_weight": "weight must be 0 (do not train on this turn) or 1, got {got}",
     "problem_tool_result": "a tool result without a tool call before it",
+    "problem_empty_question": "empty question (is the right column mapped to it?)",
     # --- editing and saving in the Data tab
     "edit_json": "invalid JSON at line {line}, column {column}: {detail}",
     "edit_not_object": "a row must be a JSON object, like {{\"messages\": [...]}}",

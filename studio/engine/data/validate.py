@@ -101,6 +101,9 @@ def _check_turns(i: int, field: str, messages: list[dict], needs_answer: bool) -
             problems.append(Problem(i, where, "problem_tool_result"))
         if role == "assistant" and isinstance(msg["content"], str) and not _says_something(msg):
             problems.append(Problem(i, where, "problem_empty_answer"))
+        elif role == "user" and isinstance(msg["content"], str) and not msg["content"].strip():
+            # Usually a column mapped to the wrong field: the question would train as nothing.
+            problems.append(Problem(i, where, "problem_empty_question"))
         calls = calls or bool(msg.get("tool_calls"))
         previous = role
     if needs_answer and not any(m["role"] == "assistant" for m in messages):
