@@ -284,8 +284,16 @@ def test_a_function_calling_dataset_trains(tmp_path, tiny_config):
     path = tmp_path / "tools.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in [OPENAI_TOOLS] * 8),
                     encoding="utf-8")
-    cfg = dataclasses.replace(tiny_config, dataset=str(path), max_steps=2, probe_steps=0)
-    run = RunStore(tmp_path / "runs").create(cfg)
+    cfg = dataclasses.replace(tiny_config, dataset=str(path), max_steps=2, probe_steps=0,
+                              max_length=512)
+    store = RunStore(tmp_path / "runs")
+    run = store.create(cfg)
     assert run_training(run) == "completed", run.status().get("error")
     assert "8 training rows" in run.log_path.read_text(encoding="utf-8")
     assert [m["step"] for m in run.metrics() if "loss" in m] == [1, 2]
+    # The tool schemas make the prompt long: cut at 64 tokens, no answer is left to learn,
+    # and the run says so instead of failing inside TRL on an empty dataset.
+    short = store.create(dataclasses.replace(cfg, max_length=64))
+    assert run_training(short) == "failed"
+    assert "nothing left to learn: 8 rows have no answer token within max_length 64" in \
+        short.status()["error"]

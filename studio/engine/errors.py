@@ -85,6 +85,9 @@ MESSAGES = {
     "data_no_pairs": "{path} has no chosen/rejected pairs: DPO needs preference data (for "
                      "example the Chat tab's votes)",
     "data_exists": "{path} already exists; choose another name",
+    "data_truncated_rows": "{n} rows have no answer token within max_length {max_length} (the "
+                           "prompt alone is longer); raise max_length to train on them",
+    "data_all_truncated": "{path}: nothing left to learn: {reason}",
     # --- the shape of one row (raised while converting, shown inside data_row)
     "row_field_missing": "field '{field}' is missing",
     "row_history_pairs": "field 'history' must hold [question, answer] pairs",

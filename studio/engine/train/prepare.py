@@ -199,9 +199,18 @@ def prepare_sft_data(cfg: TrainConfig, tokenizer, dataset_path: str) -> Prepared
     if any("chosen" in r for r in records):
         raise DataError("data_is_preference", path=str(dataset_path))
     rows = tokenize_records(tokenizer, records, cfg.assistant_only_loss and cfg.method != "pt")
+    # A row whose prompt alone fills max_length keeps no answer token once cut: TRL would drop
+    # it without a word (and fail on an empty dataset), so it is skipped here, and said.
+    usable = [i for i, r in enumerate(rows) if any(r["assistant_masks"][:cfg.max_length])]
+    if len(usable) < len(rows):
+        lost = Reason("data_truncated_rows", {"n": len(rows) - len(usable),
+                                              "max_length": cfg.max_length})
+        if not usable:
+            raise DataError("data_all_truncated", path=str(dataset_path), reason=lost)
+        skipped.append(str(lost))
     # Split positions, not records: the same rows are held out as before, and all rows share
     # one cache entry whatever val_fraction is.
-    train, held = split_eval(list(range(len(records))), cfg.val_fraction, cfg.seed)
+    train, held = split_eval(usable, cfg.val_fraction, cfg.seed)
     return PreparedData([rows[i] for i in train], [rows[i] for i in held], skipped, records)
 
 
