@@ -56,3 +56,24 @@ def test_side_by_side_fills_both_panes(chat_page):
     expect(page.locator("#chat-left")).to_contain_text("Base")
     expect(page.locator("#chat-right")).to_contain_text("Tuned")
     assert screenshot(page, "chat_tab_side_by_side").stat().st_size > 10_000
+
+
+def test_a_run_finished_after_the_page_opened_is_listed(tmp_path, tiny_model_dir):
+    """No Refresh click: switching to the Chat tab lists the run that finished meanwhile."""
+    from playwright.sync_api import expect
+
+    ws = Workspace(tmp_path)
+    demo, url = launch_studio(ws)
+    try:
+        with open_browser(width=1440, height=900) as page:
+            page.goto(url, wait_until="load", timeout=120_000)
+            page.get_by_role("tab", name="4 · Chat").click()
+            picker = page.locator("#chat-run")
+            expect(picker.locator("input")).to_have_value("(none: base model only)")
+            run = make_identity_run(RunStore(ws.runs_dir), tiny_model_dir, steps=1)
+            page.get_by_role("tab", name="1 · Data").click()
+            page.get_by_role("tab", name="4 · Chat").click()
+            picker.locator("input").click()
+            expect(page.get_by_role("option", name=f"{run.id} · completed")).to_be_visible()
+    finally:
+        demo.close()

@@ -56,8 +56,8 @@ def build_app(ctx: StudioContext) -> gr.Blocks:
                 train = train_tab.build(ctx, demo, data)
             with tab(ctx, "runs"):
                 runs_tab.build(ctx, demo, tabs, train)
-            with tab(ctx, "chat"):
-                chat_tab.build(ctx)
+            with tab(ctx, "chat") as chat_page:
+                chat_tab.build(ctx, demo, chat_page)
             with tab(ctx, "scoring"):
                 scoring_tab.build(ctx)
         ctx.lang.change(tr.updates, inputs=ctx.lang, outputs=tr.components,

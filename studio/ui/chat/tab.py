@@ -33,7 +33,7 @@ STOPS: dict[str, threading.Event] = {}  # per browser session: the Stop button's
 STREAM_EVERY_S = 0.04  # push at most ~25 updates a second; tokens still arrive one by one
 
 
-def build(ctx) -> None:
+def build(ctx, demo: gr.Blocks, page: gr.Tab) -> None:
     tr = ctx.tr
     engine = ctx.chat_engine
     state = gr.State(empty_state())
@@ -121,7 +121,10 @@ def build(ctx) -> None:
     adapter.submit(pick, [run, adapter, mode, lang], picked, **quiet)
     mode.change(reset, [run, adapter, mode, lang], view, **quiet)
     lang.change(lambda lv: gr.update(choices=_mode_choices(ctx, lv)), lang, mode, **quiet)
-    refresh.click(lambda: gr.update(choices=_run_choices(ctx)), None, run, **quiet)
+    # Runs finished since the page opened are listed whenever the tab is shown, so a run that
+    # just ended on the Train tab is one click away; the pick is kept unless it was deleted.
+    for event in (demo.load, page.select, refresh.click):
+        event(lambda current: _fresh_runs(ctx, current), run, run, **quiet)
     clear.click(reset, [run, adapter, mode, lang], view, api_name="chat_clear",
                 show_progress="hidden")
     examples.click(lambda sample: sample[0], examples, msg, **quiet)
@@ -238,6 +241,12 @@ def _vote(ctx, choice, st, run_or_adapter, model_id, system, settings, lang):
 def _run_choices(ctx) -> list[tuple[str, str]]:
     runs = [(f"{r.id} · {r.status().get('state')}", r.id) for r in finished_runs(ctx.store)]
     return [*runs, (ctx.t("chat.no_run"), "")]
+
+
+def _fresh_runs(ctx, current: str):
+    choices = _run_choices(ctx)
+    ids = [run_id for _, run_id in choices]
+    return gr.update(choices=choices, value=current if current in ids else ids[0])
 
 
 def _first_run(ctx) -> str:
