@@ -7,6 +7,8 @@ the base pane and the tuned pane each show an answer and the speed line appears,
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -77,3 +79,19 @@ def test_a_run_finished_after_the_page_opened_is_listed(tmp_path, tiny_model_dir
             expect(page.get_by_role("option", name=f"{run.id} · completed")).to_be_visible()
     finally:
         demo.close()
+
+
+def test_compare_in_chat_opens_the_run_side_by_side(chat_page):
+    """From the Train tab's finished run to the Chat tab in one click, question ready."""
+    from playwright.sync_api import expect
+
+    page = chat_page
+    page.get_by_role("tab", name="2 · Train").click()
+    page.locator("#train-compare").click()
+    expect(page.get_by_role("tab", name="4 · Chat")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#chat-run input")).to_have_value(re.compile(r"· completed$"))
+    expect(page.locator("#chat-input textarea")).to_have_value("Who are you?")
+    expect(page.locator("#chat-mode input[value=side]")).to_be_checked()
+    page.locator("#chat-send").click()
+    for pane in ("#chat-left", "#chat-right"):
+        page.locator(f"{pane} [data-testid='bot']").first.wait_for()

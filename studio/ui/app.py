@@ -55,11 +55,13 @@ def build_app(ctx: StudioContext) -> gr.Blocks:
             with tab(ctx, "train"):
                 train = train_tab.build(ctx, demo, data)
             with tab(ctx, "runs"):
-                runs_tab.build(ctx, demo, tabs, train)
+                runs = runs_tab.build(ctx, demo, tabs, train)
             with tab(ctx, "chat") as chat_page:
-                chat_tab.build(ctx, demo, chat_page)
+                chat = chat_tab.build(ctx, demo, chat_page)
             with tab(ctx, "scoring"):
                 scoring_tab.build(ctx)
+        for handles, run_source in ((train, train.watch), (runs, runs.pick)):
+            chat_tab.wire_compare(ctx, tabs, chat, handles.compare, run_source)
         ctx.lang.change(tr.updates, inputs=ctx.lang, outputs=tr.components,
                         show_progress="hidden")
         demo.load(None, js=DETECT_LANG, outputs=ctx.lang)

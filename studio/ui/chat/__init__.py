@@ -1,1 +1,2 @@
-"""The Chat tab: ``tab`` lays it out and wires it, ``view`` holds its pure helpers."""
+"""The Chat tab: ``tab`` lays it out and wires it, ``handlers`` answers, votes and lists,
+``view`` holds its pure helpers."""

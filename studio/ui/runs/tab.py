@@ -10,6 +10,8 @@ view.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import gradio as gr
 
 from studio.engine.errors import USER_ERRORS
@@ -22,7 +24,15 @@ from studio.ui.train.form import config_to_values
 from studio.ui.train.tab import PRIVATE, TrainHandles
 
 
-def build(ctx, demo: gr.Blocks, tabs: gr.Tabs, train: TrainHandles) -> None:
+@dataclass(frozen=True)
+class RunsHandles:
+    """What other tabs use of the Runs tab."""
+
+    pick: gr.Dropdown  # the run being viewed
+    compare: gr.Button  # "Compare in chat" for it (wired by the Chat tab)
+
+
+def build(ctx, demo: gr.Blocks, tabs: gr.Tabs, train: TrainHandles) -> RunsHandles:
     tr = ctx.tr
     with gr.Row():
         pick = tr(gr.Dropdown, texts={"label": "runs.pick", "info": "runs.pick.help"},
@@ -34,6 +44,7 @@ def build(ctx, demo: gr.Blocks, tabs: gr.Tabs, train: TrainHandles) -> None:
                max_height=300, elem_id="runs-table")
     with gr.Row():
         clone = tr(gr.Button, texts={"value": "runs.clone"}, elem_id="runs-clone")
+        compare_chat = tr(gr.Button, texts={"value": "chat.compare"}, elem_id="runs-compare-chat")
         resume = tr(gr.Button, texts={"value": "runs.resume"}, visible=False,
                     elem_id="runs-resume")
         delete = tr(gr.Button, texts={"value": "runs.delete"}, variant="stop",
@@ -67,6 +78,7 @@ def build(ctx, demo: gr.Blocks, tabs: gr.Tabs, train: TrainHandles) -> None:
                  files=files, compare=compare, overlay=overlay, diff=diff,
                  seen=gr.State(train_live.EMPTY), timer=gr.Timer(3.0, active=False))
     _wire(ctx, demo, tabs, train, parts)
+    return RunsHandles(pick=pick, compare=compare_chat)
 
 
 def _handlers(ctx, train: TrainHandles):

@@ -44,6 +44,7 @@ class TrainHandles:
     watch: gr.Textbox  # the id of the run the live view follows
     seen: gr.State  # what the live view has drawn so far (reset to follow another run)
     poll: dict  # the live view's refresh event (fn, inputs, outputs), to chain after a resume
+    compare: gr.Button  # "Compare in chat" for the watched run (wired by the Chat tab)
 
 
 def build(ctx, demo: gr.Blocks, data: DataHandles) -> TrainHandles:
@@ -73,6 +74,8 @@ def build(ctx, demo: gr.Blocks, data: DataHandles) -> TrainHandles:
                               elem_id="train-stop")
                 resume_btn = tr(gr.Button, texts={"value": "train.resume"},
                                 elem_id="train-resume")
+                compare_btn = tr(gr.Button, texts={"value": "chat.compare"},
+                                 elem_id="train-compare")
             message = gr.Markdown(elem_id="train-message")
             estimate_md = gr.Markdown(elem_id="train-estimate", elem_classes=["studio-card"])
             view = live.build_live(ctx)
@@ -93,7 +96,7 @@ def build(ctx, demo: gr.Blocks, data: DataHandles) -> TrainHandles:
              "command": command, "yaml": yaml_code, "watch": watch, "seen": seen,
              "timer": timer, **save}
     poll = _wire(ctx, demo, data, parts)
-    return TrainHandles(form=form, watch=watch, seen=seen, poll=poll)
+    return TrainHandles(form=form, watch=watch, seen=seen, poll=poll, compare=compare_btn)
 
 
 def _build_save(ctx) -> dict:
