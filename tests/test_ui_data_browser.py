@@ -7,6 +7,8 @@ test needs no downloaded or bundled model.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 
 import pytest
@@ -16,12 +18,12 @@ from tests.ui_server import launch_studio, open_browser, screenshot
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture()
-def studio_page(tmp_path, tiny_model_dir, shared_datasets):
+@contextlib.contextmanager
+def data_page(*roots):
+    """The studio on a workspace at ``roots[0]`` (the rest readable), open in Chromium."""
     from studio.engine.workspace import Workspace
 
-    workspace = Workspace(tmp_path, [shared_datasets, tiny_model_dir.parent])
-    demo, url = launch_studio(workspace)
+    demo, url = launch_studio(Workspace(roots[0], list(roots[1:])))
     try:
         with open_browser(width=1440, height=900) as page:
             # Other tabs poll with timers, so the network never goes idle: wait for the tab.
@@ -32,18 +34,27 @@ def studio_page(tmp_path, tiny_model_dir, shared_datasets):
         demo.close()
 
 
+def load_dataset(page, model_dir, source) -> None:
+    """Pick the tokenizer and the dataset as a person types them, then press Load."""
+    for label, value in (("Tokenizer of model", model_dir), ("Dataset", source)):
+        box = page.get_by_label(label, exact=True)
+        box.fill(str(value))
+        box.press("Enter")
+    page.locator("#data-load").click()
+
+
+@pytest.fixture()
+def studio_page(tmp_path, tiny_model_dir, shared_datasets):
+    with data_page(tmp_path, shared_datasets, tiny_model_dir.parent) as page:
+        yield page
+
+
 def test_data_tab_in_chromium(studio_page, tiny_model_dir, shared_datasets):
     from playwright.sync_api import expect
 
     page = studio_page
     page.get_by_role("tab", name="1 · Data").click()
-    model = page.get_by_label("Tokenizer of model")
-    model.fill(str(tiny_model_dir))
-    model.press("Enter")
-    source = page.get_by_label("Dataset", exact=True)
-    source.fill(str(shared_datasets / "alpaca_zh_demo.json"))
-    source.press("Enter")
-    page.locator("#data-load").click()
+    load_dataset(page, tiny_model_dir, shared_datasets / "alpaca_zh_demo.json")
     status = page.locator("#data-status")
     expect(status).to_contain_text("Loaded 1000 rows", timeout=20_000)
     expect(status).to_contain_text("Detected format: alpaca")
@@ -72,36 +83,21 @@ def test_data_tab_in_chromium(studio_page, tiny_model_dir, shared_datasets):
 def test_a_tool_call_row_as_the_model_sees_it(tmp_path, tiny_model_dir):
     """A function-calling row: the preview shows the call the model learns (the tiny template has
     no tool slot, so the documented <tool_call> fallback) and says which rendering applied."""
-    import json
-
     from playwright.sync_api import expect
 
-    from studio.engine.workspace import Workspace
     from tests.test_data_shapes import OPENAI_TOOLS
 
     (tmp_path / "tools.jsonl").write_text(json.dumps(OPENAI_TOOLS) + "\n", encoding="utf-8")
-    demo, url = launch_studio(Workspace(tmp_path, [tiny_model_dir.parent]))
-    try:
-        with open_browser(width=1440, height=900) as page:
-            page.goto(url, wait_until="load")
-            page.locator("#data-load").wait_for(timeout=30_000)
-            model = page.get_by_label("Tokenizer of model")
-            model.fill(str(tiny_model_dir))
-            model.press("Enter")
-            source = page.get_by_label("Dataset", exact=True)
-            source.fill(str(tmp_path / "tools.jsonl"))
-            source.press("Enter")
-            page.locator("#data-load").click()
-            expect(page.locator("#data-status")).to_contain_text("Loaded 1 rows",
-                                                                  timeout=20_000)
-            expect(page.get_by_text("No problems found.")).to_be_visible()
-            page.locator("#data-table [role=gridcell]").filter(
-                has_text="Weather in Paris").filter(visible=True).first.click()
-            preview = page.locator("#data-preview")
-            expect(preview).to_contain_text('<tool_call>\n{"name": "get_weather"',
-                                            timeout=20_000)
-            expect(preview).to_contain_text("You can call these tools")
-            expect(preview).to_contain_text("this model's chat template has no tool slot")
-            screenshot(page, "data_tab_tool_call")
-    finally:
-        demo.close()
+    with data_page(tmp_path, tiny_model_dir.parent) as page:
+        load_dataset(page, tiny_model_dir, tmp_path / "tools.jsonl")
+        expect(page.locator("#data-status")).to_contain_text("Loaded 1 rows",
+                                                              timeout=20_000)
+        expect(page.get_by_text("No problems found.")).to_be_visible()
+        page.locator("#data-table [role=gridcell]").filter(
+            has_text="Weather in Paris").filter(visible=True).first.click()
+        preview = page.locator("#data-preview")
+        expect(preview).to_contain_text('<tool_call>\n{"name": "get_weather"',
+                                        timeout=20_000)
+        expect(preview).to_contain_text("You can call these tools")
+        expect(preview).to_contain_text("this model's chat template has no tool slot")
+        screenshot(page, "data_tab_tool_call")

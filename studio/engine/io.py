@@ -3,9 +3,9 @@
 ``write_atomic`` replaces a file in one step (write a temporary file beside it, then rename), so a
 page polling ``status.json`` or a crash mid-write never leaves a truncated file. ``append_jsonl``
 adds one flushed line under a lock (two tabs voting at once must not interleave half lines);
-``read_jsonl`` skips the one line a writer may be in the middle of; ``write_jsonl_new`` writes a
-whole dataset atomically and never replaces an existing file. A folder that is still being
-written is built under ``<name>.tmp`` and renamed with ``publish_folder``.
+``read_jsonl`` skips the one line a writer may be in the middle of; ``write_jsonl`` writes a
+whole file atomically and, unless told to, never replaces an existing one. A folder that is
+still being written is built under ``<name>.tmp`` and renamed with ``publish_folder``.
 """
 
 from __future__ import annotations
@@ -61,16 +61,14 @@ def read_jsonl(path: str | Path) -> list[dict]:
     return rows
 
 
-def write_jsonl_new(path: str | Path, rows: Iterable[dict]) -> Path:
-    """Write ``rows`` as a new JSON Lines file; FileExistsError if ``path`` exists."""
+def write_jsonl(path: str | Path, rows: Iterable[dict], replace: bool = False) -> Path:
+    """Write ``rows`` as a JSON Lines file in one step; FileExistsError if ``path`` exists and
+    ``replace`` is off (a user's dataset is never overwritten)."""
     path = Path(path)
-    if path.exists():
+    if path.exists() and not replace:
         raise FileExistsError(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-    tmp = _tmp(path)
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     return path
 
 

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 from studio.engine.errors import RunNotFoundError, RunStateError
-from studio.engine.io import append_jsonl, read_jsonl, write_atomic, write_json
+from studio.engine.io import append_jsonl, read_jsonl, write_atomic, write_json, write_jsonl
 from studio.engine.train.config import TrainConfig, dump_yaml, load_yaml
 
 STATES = ("queued", "running", "completed", "stopped", "failed", "interrupted")
@@ -143,8 +143,7 @@ class Run:
             rows = read_jsonl(path)
             kept = [r for r in rows if r.get("step", 0) <= last_step]
             if len(kept) != len(rows):
-                write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n"
-                                           for r in kept))
+                write_jsonl(path, kept, replace=True)
 
     def log(self, message: str) -> None:
         stamp = datetime.now().strftime("%H:%M:%S")

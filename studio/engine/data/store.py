@@ -17,7 +17,7 @@ from studio.engine.data import dataset_info
 from studio.engine.data.formats import default_mapping, normalize
 from studio.engine.data.read import SUFFIXES
 from studio.engine.errors import DataError, PathError
-from studio.engine.io import write_jsonl_new
+from studio.engine.io import write_jsonl
 from studio.engine.models import HUB_ID
 from studio.engine.workspace import ASSETS, Workspace
 
@@ -203,7 +203,7 @@ def save_dataset(workspace: Workspace, name: str, records: list[dict]) -> Path:
         raise DataError("dataset_no_rows")
     path = saved_path(workspace, name)
     try:
-        return write_jsonl_new(path, records)
+        return write_jsonl(path, records)
     except FileExistsError:
         raise DataError("data_exists", path=str(path)) from None
 

@@ -54,8 +54,7 @@ class ScoringJob:
     results: dict = field(default_factory=dict)      # label -> result
     saved: dict = field(default_factory=dict)        # label -> path
     state: str = "idle"         # idle | running | done | stopped | failed
-    error: str = ""             # the failure in English (the page translates ``failure``)
-    failure: Exception | None = field(default=None, repr=False)
+    failure: Exception | None = field(default=None, repr=False)  # why the job failed
     done: int = 0
     total: int = 0
     current: str = ""
@@ -90,6 +89,16 @@ class ScoringJob:
         self._finished.wait(timeout)
 
     @property
+    def error(self) -> str:
+        """The failure in English: a user's mistake as its message, a bug with its type (the
+        page translates ``failure`` itself)."""
+        if self.failure is None:
+            return ""
+        if isinstance(self.failure, USER_ERRORS):
+            return str(self.failure)
+        return f"{type(self.failure).__name__}: {self.failure}"
+
+    @property
     def running(self) -> bool:
         return self.state == "running"
 
@@ -120,10 +129,10 @@ class ScoringJob:
                     break
             self.state = "stopped" if self._stop.is_set() else "done"
         except USER_ERRORS as exc:  # a mistake the user can fix: its message alone
-            self.error, self.failure = str(exc), exc
+            self.failure = exc
             self.state = "failed"
         except Exception as exc:  # a bug: the page shows the message, the log the traceback
-            self.error, self.failure = f"{type(exc).__name__}: {exc}", exc
+            self.failure = exc
             self.traceback = traceback.format_exc()
             logging.getLogger(__name__).error("scoring failed\n%s", self.traceback)
             self.state = "failed"
