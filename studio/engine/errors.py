@@ -236,6 +236,9 @@ MESSAGES = {
     "info_row_role": "field '{field}' turn {turn}: role '{role}' is none of the entry's tags "
                      "({expected})",
     "info_row_kto": "field '{field}' (kto_tag) must be true or false, got {got}",
+    # --- export: GGUF file and Ollama Modelfile (studio.engine.export.gguf, .modelfile)
+    # --- export: adapter zip, model card, disk space, hub push (studio.engine.export.*)
+    # --- serving: the OpenAI-compatible server (studio.engine.serve)
 }
 
 
@@ -300,6 +303,14 @@ class VoteError(StudioError, ValueError):
 
 class EvalDataError(StudioError, ValueError):
     """Exam data that cannot be found or read, or a benchmark setting that cannot work."""
+
+
+class ExportError(StudioError, RuntimeError):
+    """A model that cannot be exported or pushed as asked; the reason says what to change."""
+
+
+class ServeError(StudioError, RuntimeError):
+    """A server that cannot start, or a request it cannot answer."""
 
 
 USER_ERRORS = (StudioError, FileNotFoundError)
