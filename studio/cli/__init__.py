@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("train", "runs", "export", "eval", "chat")
+SUBCOMMANDS = ("train", "runs", "export", "eval", "chat", "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:

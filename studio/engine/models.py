@@ -9,7 +9,9 @@ and never runs remote code unless the caller asks for it.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
+import inspect
 import os
 import re
 from pathlib import Path
@@ -112,6 +114,18 @@ def load_model(model_id: str, dtype=None, trust_remote_code: bool = False, **kwa
         )
     except Exception as exc:
         raise ModelError("model_load", model=model_id, detail=str(exc)) from exc
+
+
+def cache_kwarg(model) -> str:
+    """The forward argument that takes a KV cache: ``cache`` in recent transformers 5 releases,
+    ``past_key_values`` before (now deprecated, with a warning on every call)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return _cache_kwarg_of(type(base))
+
+
+@functools.cache
+def _cache_kwarg_of(cls) -> str:
+    return "cache" if "cache" in inspect.signature(cls.forward).parameters else "past_key_values"
 
 
 def bf16_supported() -> bool:

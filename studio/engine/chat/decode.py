@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import torch
 
 from studio.engine.errors import Reason
+from studio.engine.models import cache_kwarg
 
 
 @dataclass
@@ -149,8 +150,8 @@ class _State:
     rows: list[int]  # which lanes of the group are still in the batch
 
 
-def _forward(group: Group, lock: threading.Lock, rows: list[int], **inputs):
-    kwargs = {}
+def _forward(group: Group, lock: threading.Lock, rows: list[int], cache, **inputs):
+    kwargs = {cache_kwarg(group.model): cache}
     if group.adapter_names is not None:
         kwargs["adapter_names"] = [group.adapter_names[r] for r in rows]
     with lock:
@@ -159,22 +160,28 @@ def _forward(group: Group, lock: threading.Lock, rows: list[int], **inputs):
     return out.logits[:, -1, :].float()
 
 
+def left_padded(prompts: list[list[int]], device) -> tuple[torch.Tensor, ...]:
+    """Prompts as one batch: ids, attention mask and position ids, padded on the left.
+
+    Left padding keeps every row's last token in the last column, so one forward gives each
+    row's next-token logits in the same place; the padding is masked out, so any id works.
+    """
+    width = max(len(p) for p in prompts)
+    ids = torch.tensor([[0] * (width - len(p)) + p for p in prompts], device=device)
+    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    return ids, mask, positions
+
+
 def _prefill(group: Group, lock: threading.Lock) -> _State:
     from transformers import DynamicCache
 
-    device = group.model.device
-    width = max(len(lane.prompt_ids) for lane in group.lanes)
-    pad = 0  # masked out, so any id works; left padding keeps every row's last token aligned
-    ids = [[pad] * (width - len(lane.prompt_ids)) + lane.prompt_ids for lane in group.lanes]
-    mask = [[0] * (width - len(lane.prompt_ids)) + [1] * len(lane.prompt_ids)
-            for lane in group.lanes]
-    ids_t = torch.tensor(ids, device=device)
-    mask_t = torch.tensor(mask, device=device)
-    positions = (mask_t.cumsum(-1) - 1).clamp(min=0)
+    ids_t, mask_t, positions = left_padded([lane.prompt_ids for lane in group.lanes],
+                                           group.model.device)
     cache = DynamicCache(config=group.model.config)
     rows = list(range(len(group.lanes)))
     logits = _forward(group, lock, rows, input_ids=ids_t, attention_mask=mask_t,
-                      position_ids=positions, past_key_values=cache)
+                      position_ids=positions, cache=cache)
     return _State(cache, mask_t, positions[:, -1:], logits, rows)
 
 
@@ -219,7 +226,7 @@ def _step(group: Group, state: _State, lock: threading.Lock) -> None:
     state.mask = torch.cat([state.mask, torch.ones_like(tokens)], dim=-1)
     state.positions = state.positions + 1
     state.logits = _forward(group, lock, state.rows, input_ids=tokens, attention_mask=state.mask,
-                            position_ids=state.positions, past_key_values=state.cache)
+                            position_ids=state.positions, cache=state.cache)
 
 
 def _update(lanes: list[Lane], started: float) -> Update:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -40,6 +41,21 @@ def render_prompt(tokenizer, messages: list[dict], system: str = "") -> list[int
     except Exception as exc:  # jinja and template errors come in many types
         raise ChatError("chat_template_render", detail=str(exc)) from exc
     return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+@dataclass
+class Binding:
+    """Where one server request's rows run (``studio.engine.serve``), held until released.
+
+    Rows with the same ``key`` can share a forward: every run of one base model (each row names
+    its adapter, ``BASE_ONLY`` for the base) or one full fine-tune's weights. ``model()`` is read
+    at every forward because loading a first adapter wraps the base in a ``PeftModel``.
+    """
+
+    key: str
+    model: Callable[[], object]
+    adapter: str | None  # the PEFT adapter of these rows; None on full weights
+    prepare: Callable[[], None]
 
 
 class ChatEngine:
@@ -93,7 +109,7 @@ class ChatEngine:
             groups, adapter_name = self._groups(target, sides, ids, sampling.seed)
             self._in_use[adapter_name] = self._in_use.get(adapter_name, 0) + 1
         try:
-            yield from decode(groups, tokenizer, sampling, self._stop_ids(tokenizer), self._lock,
+            yield from decode(groups, tokenizer, sampling, self.stop_ids(tokenizer), self._lock,
                               stop, started)
         finally:
             with self._load_lock:  # the table may have been reset by a base-model switch
@@ -102,6 +118,29 @@ class ChatEngine:
     def reply(self, messages, **kwargs) -> Update:
         """The finished answers (the last update of ``stream``)."""
         return deque(self.stream(messages, **kwargs), maxlen=1)[0]
+
+    def bind(self, target: Target) -> Binding:
+        """Load what ``target`` needs and hold it (never evicted) until ``release``."""
+        with self._load_lock:
+            self._base(target.model_id)
+            if target.full_dir:
+                model = self._full_model(target.full_dir)
+                return Binding(f"full:{target.full_dir.resolve()}", lambda: model, None,
+                               lambda: None)
+            name = self._adapter(target.adapter_dir) if target.adapter_dir else BASE_ONLY
+            self._in_use[name] = self._in_use.get(name, 0) + 1
+            return Binding(f"base:{self._source}", lambda: self._model, name,
+                           lambda: self._set_mode("mixed"))
+
+    def release(self, binding: Binding) -> None:
+        with self._load_lock:
+            if binding.adapter in self._in_use:
+                self._in_use[binding.adapter] = max(0, self._in_use[binding.adapter] - 1)
+
+    @property
+    def lock(self) -> threading.Lock:
+        """Held for each forward on the shared weights (the chat's and the server's)."""
+        return self._lock
 
     def tokenizer(self, target: Target):
         """The tuned weights' own tokenizer when saved with them, else the base model's."""
@@ -244,7 +283,8 @@ class ChatEngine:
         mode = name if "tuned" in lanes else "off"
         return [Group(model, list(lanes.values()), prepare=lambda: self._set_mode(mode))], name
 
-    def _stop_ids(self, tokenizer) -> set[int]:
+    def stop_ids(self, tokenizer) -> set[int]:
+        """Token ids that end an answer: the tokenizer's and the loaded models' eos."""
         ids = {tokenizer.eos_token_id}
         for model in (self._model, self._full[1] if self._full else None):
             eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)

@@ -88,6 +88,12 @@ def render(tokenizer, messages: list[dict], tools: list | None = None) -> str:
     return _render(tokenizer, *render_inputs(tokenizer, messages, tools))
 
 
+def render_generation(tokenizer, messages: list[dict], tools: list | None = None) -> str:
+    """The conversation plus the opening of the assistant's answer: what a server prompts with."""
+    return _render(tokenizer, *render_inputs(tokenizer, messages, tools),
+                   add_generation_prompt=True)
+
+
 def assistant_spans(tokenizer, messages: list[dict],
                     tools: list | None = None) -> tuple[str, list[tuple[int, int]]]:
     """The rendered text and the character spans of every trained assistant turn in it."""
