@@ -57,7 +57,7 @@ def main(argv=None) -> None:
     auth = tuple(args.auth.split(":", 1)) if args.auth else None
     demo.queue(default_concurrency_limit=4).launch(
         server_name=args.host, server_port=args.port, auth=auth, share=args.share,
-        **launch_kwargs())
+        **launch_kwargs(ctx))
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def launch_studio(workspace, runs_dir=None):
     demo.queue(default_concurrency_limit=4)
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(),
                             prevent_thread_lock=True, quiet=True, show_error=True,
-                            **launch_kwargs())
+                            **launch_kwargs(ctx))
     demo.studio_ctx = ctx  # tests may inspect the context (shared components, store)
     return demo, url.rstrip("/") + "/"
 

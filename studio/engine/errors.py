@@ -237,8 +237,80 @@ MESSAGES = {
                      "({expected})",
     "info_row_kto": "field '{field}' (kto_tag) must be true or false, got {got}",
     # --- export: GGUF file and Ollama Modelfile (studio.engine.export.gguf, .modelfile)
+    "gguf_quant": "Unknown GGUF quantization '{quant}': choose one of {choices}.",
+    "gguf_exists": "{path} already exists; choose a new file name for the GGUF export.",
+    "gguf_not_model": "{path} has no config.json, so it is not a model folder to export.",
+    "gguf_arch": "{arch} models cannot be exported to GGUF yet; supported architectures: "
+                 "{supported}.",
+    "gguf_rope": "RoPE scaling '{rope}' cannot be written to GGUF; supported: {supported}.",
+    "gguf_no_weights": "{path} holds no model*.safetensors weights to export.",
+    "gguf_tensor_unknown": "The weight {tensor} in {path} has no GGUF counterpart, so this "
+                           "model cannot be exported as it is.",
+    "gguf_tensor_missing": "The model's weights are incomplete: {tensor} is missing ({count} "
+                           "tensors in all).",
+    "gguf_no_tokenizer": "{path} has no tokenizer.json (a fast tokenizer), which the GGUF "
+                         "vocabulary is built from.",
+    "gguf_tokenizer": "The tokenizer is {kind}, not byte-level BPE: only byte-level BPE "
+                      "vocabularies (SmolLM, Qwen2, Llama 3) can be exported to GGUF.",
+    "gguf_no_merges": "The tokenizer in {path} has no BPE merges, so llama.cpp could not split "
+                      "text with it.",
+    "gguf_vocab": "The tokenizer has {got} tokens but the model only {vocab} embeddings.",
+    "gguf_pretokenizer": "The tokenizer splits text in a way llama.cpp has no pre-tokenizer "
+                         "for ({shape}).",
+    "modelfile_no_template": "The tokenizer has no chat template, so no Ollama TEMPLATE can be "
+                             "written. Export an instruct or chat model.",
+    "modelfile_template_render": "The chat template cannot render a system, user and assistant "
+                                 "conversation: {detail}",
+    "modelfile_template_split": "The chat template does not wrap every message the same way "
+                                "(it merges or rewrites turns), so it cannot be written as an "
+                                "Ollama TEMPLATE.",
+    "modelfile_quotes": "The {field} text contains \"\"\", which a Modelfile cannot hold.",
+    "modelfile_sampling": "Unknown sampling setting '{key}' for the Modelfile; use {known}.",
     # --- export: adapter zip, model card, disk space, hub push (studio.engine.export.*)
+    "export_disk_space": "Not enough disk space to export: it needs about {need} free on the "
+                         "disk of {path}, which has {free} free. Free some space or export to "
+                         "another disk.",
+    "export_zip_exists": "{path} already exists; choose a new file name for the zip",
+    "export_no_adapter": "Run {run} trained every weight ({kind}), so it has no LoRA adapter to "
+                         "zip; export it as a model folder instead.",
+    "hub_no_token": "No Hugging Face token: enter one with write access, or set the HF_TOKEN "
+                    "environment variable.",
+    "hub_repo_id": "'{repo_id}' is not a hub repository id: use owner/name (letters, digits, "
+                   "'-', '_' and '.').",
+    "hub_folder_missing": "{path} is not a folder: export the run first, then push that folder.",
+    "hub_auth": "The Hugging Face Hub refused the token (HTTP {status}): check that it is valid, "
+                "has write access, and may create {repo_id}.",
+    "hub_unreachable": "Cannot reach the Hugging Face Hub ({detail}). Check the internet "
+                       "connection, or unset HF_HUB_OFFLINE.",
+    "hub_refused": "The Hugging Face Hub refused the upload to {repo_id} (HTTP {status}): "
+                   "{detail}",
+    "export_kind": "Unknown export '{kind}'; choose one of {choices}",
+    "export_needs_run": "A {kind} export needs a fine-tuned run; pick one instead of the base "
+                        "model",
+    "export_base_not_local": "{model} is not on this machine yet, so it cannot be converted; "
+                             "load it once (chat or train with it) first",
     # --- serving: the OpenAI-compatible server (studio.engine.serve)
+    "serve_bad_param": "'{param}' {detail}",
+    "serve_bad_json": "The request body is not valid JSON: {detail}",
+    "serve_api_key": "Incorrect API key provided. Send it as 'Authorization: Bearer KEY'.",
+    "serve_model_not_found": "The model '{model}' does not exist on this server. Available: "
+                             "{available}",
+    "serve_context_length": "This model's maximum context length is {limit} tokens; the prompt "
+                            "has {prompt} and max_tokens asks for {asked} more. Shorten the "
+                            "messages or lower max_tokens.",
+    "serve_template": "The chat template could not render these messages: {detail}",
+    "serve_port": "Port {port} is not a port number (1-65535)",
+    "serve_needs_key": "Serving on {host} makes the model reachable from other machines: set an "
+                       "API key, or serve on 127.0.0.1",
+    "serve_engine": "Unknown engine '{engine}'; choose one of {choices}",
+    "serve_max_batch": "max batch must be between 1 and 256, got {got}",
+    "serve_port_taken": "Cannot listen on {host}:{port}: {detail}. Stop what uses it or pick "
+                        "another port.",
+    "serve_start_failed": "The server did not start on {host}:{port}; see the console for why",
+    "serve_vllm_missing": "The vllm engine is not installed. On a CUDA machine: pip install "
+                          "vllm; the studio engine serves everywhere else.",
+    "serve_vllm_needs_gpu": "vLLM serves on a CUDA GPU and none is visible here; use the "
+                            "studio engine on this machine.",
 }
 
 

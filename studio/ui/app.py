@@ -14,6 +14,7 @@ import gradio as gr
 from studio.ui.chat import tab as chat_tab
 from studio.ui.context import StudioContext
 from studio.ui.data import tab as data_tab
+from studio.ui.deploy import tab as deploy_tab
 from studio.ui.i18n import LANGS
 from studio.ui.runs import tab as runs_tab
 from studio.ui.scoring import tab as scoring_tab
@@ -60,6 +61,8 @@ def build_app(ctx: StudioContext) -> gr.Blocks:
                 chat = chat_tab.build(ctx, demo, chat_page)
             with tab(ctx, "scoring"):
                 scoring_tab.build(ctx)
+            with tab(ctx, "deploy") as deploy_page:
+                deploy_tab.build(ctx, demo, deploy_page)
         for handles, run_source in ((train, train.watch), (runs, runs.pick)):
             chat_tab.wire_compare(ctx, tabs, chat, handles.compare, run_source)
         ctx.lang.change(tr.updates, inputs=ctx.lang, outputs=tr.components,
@@ -68,7 +71,9 @@ def build_app(ctx: StudioContext) -> gr.Blocks:
     return demo
 
 
-def launch_kwargs() -> dict:
-    """Arguments for ``demo.launch`` shared by app.py and the tests."""
+def launch_kwargs(ctx: StudioContext) -> dict:
+    """Arguments for ``demo.launch`` shared by app.py and the tests (the exports folder may be
+    outside the working folder; its files are offered for download)."""
     return {"css": CSS.read_text(encoding="utf-8") if CSS.exists() else None,
-            "theme": gr.themes.Soft(primary_hue="indigo", secondary_hue="sky")}
+            "theme": gr.themes.Soft(primary_hue="indigo", secondary_hue="sky"),
+            "allowed_paths": [str(ctx.workspace.root / "exports")]}

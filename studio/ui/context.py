@@ -27,6 +27,7 @@ class StudioContext:
     jobs: JobManager
     tr: Translator = field(default_factory=Translator)
     lang: object = None  # the gr.Radio in the header, set by build_app before tabs are built
+    server: object = None  # the Deploy tab's running StudioServer, shared by every page
     _chat_engine: object = None
 
     @classmethod

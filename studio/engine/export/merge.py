@@ -2,7 +2,9 @@
 
 A LoRA run is merged into its base weights (``merge_and_unload``) and saved as plain
 safetensors with the tokenizer and chat template, so ``AutoModelForCausalLM.from_pretrained``
-loads it directly; a full fine-tune is copied as is. The run folder itself is never changed.
+loads it directly; a full fine-tune is copied as is. Either way the folder gets the model card as
+its ``README.md``, the disk is checked for room first, and the folder is built under
+``<target>.tmp`` and renamed when complete. The run folder itself is never changed.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import shutil
 from pathlib import Path
 
 from studio.engine.errors import RunStateError
-from studio.engine.io import publish_folder, staging_folder
+from studio.engine.export.card import model_card
+from studio.engine.export.space import check_free_space, merged_size
+from studio.engine.io import publish_folder, staging_folder, write_atomic
 from studio.engine.runs import Run
 
 
@@ -23,9 +27,23 @@ def export_run(run: Run, target: str | Path) -> Path:
     weights = run.weights_dir()
     if weights is None:
         raise RunStateError("export_no_weights", run=run.id, state=run.status().get("state"))
-    if weights == run.model_dir:
-        shutil.copytree(weights, target)
-        return target
+    need = merged_size(run)
+    if need is not None:  # unknown for a hub base not downloaded yet: loading it will say more
+        check_free_space(target.parent, need)
+    tmp = staging_folder(target)
+    try:
+        if weights == run.model_dir:
+            shutil.copytree(weights, tmp)
+        else:
+            _merge(run, weights, tmp)
+        write_atomic(tmp / "README.md", model_card(run, merged=True))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a disk that filled up anyway gets its space back
+        raise
+    return publish_folder(tmp, target)
+
+
+def _merge(run: Run, weights: Path, tmp: Path) -> None:
     from peft import PeftModel
     from transformers import AutoTokenizer
 
@@ -34,7 +52,5 @@ def export_run(run: Run, target: str | Path) -> Path:
     cfg = run.config()
     base = load_model(cfg.model, trust_remote_code=cfg.trust_remote_code)
     merged = PeftModel.from_pretrained(base, str(weights)).merge_and_unload()
-    tmp = staging_folder(target)
     merged.save_pretrained(tmp, safe_serialization=True)
     AutoTokenizer.from_pretrained(str(weights)).save_pretrained(tmp)  # saved with the adapter
-    return publish_folder(tmp, target)

@@ -1,0 +1,1 @@
+"""The Deploy tab: serve a model on an OpenAI-compatible API, export it, push it to the Hub."""

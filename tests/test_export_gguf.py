@@ -1,0 +1,359 @@
+"""A model exported to GGUF loads back and answers as before; the Modelfile's template is exact.
+
+The bundled SmolLM2 is written as f16 and q8_0 once for the module and read back by transformers'
+own GGUF loader (a reader written apart from gguf-py's writer): the greedy answer, the tokenizer's
+ids and chat template must survive. The tiny in-process Llama checks the exact f32 round trip of
+the q/k permutation, the low-bit layout and the refusals in a second or two.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from gguf import GGMLQuantizationType, GGUFReader
+
+from studio.engine.errors import ExportError
+from studio.engine.export import gguf as gguf_export
+from studio.engine.export.gguf import GGUF_QUANTS, write_gguf
+from studio.engine.export.modelfile import RoleWrappers, derive_wrappers, write_modelfile
+from studio.engine.models import BUNDLED_GGUF, BUNDLED_PACKAGE
+
+QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+MIXED = "Fine-tuning 让模型学会新的风格, and it works offline! 你好，世界 123 4567"
+CONVERSATION = [
+    {"role": "system", "content": "You answer in one short sentence."},
+    {"role": "user", "content": "Who are you?"},
+    {"role": "assistant", "content": "I am a small assistant.\nHow can I help?"},
+    {"role": "user", "content": "你叫什么名字？"},
+]
+
+
+def greedy(model, tokenizer, messages=QUESTION, new_tokens=20) -> list[int]:
+    inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True,
+                                           return_tensors="pt", return_dict=True)
+    with torch.no_grad():
+        out = model.generate(**inputs, max_new_tokens=new_tokens, do_sample=False)
+    return out[0, inputs["input_ids"].shape[1]:].tolist()
+
+
+def logits(model, tokenizer, messages=QUESTION) -> torch.Tensor:
+    inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True,
+                                           return_tensors="pt", return_dict=True)
+    with torch.no_grad():
+        return model(**inputs).logits[0]
+
+
+def tensor_types(path) -> dict[str, GGMLQuantizationType]:
+    return {t.name: t.tensor_type for t in GGUFReader(path).tensors}
+
+
+# --- the bundled model, written once
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from studio.engine.models import resolve_model
+
+    folder = resolve_model("smollm2-135m-instruct")
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    return folder, model, AutoTokenizer.from_pretrained(folder)
+
+
+@pytest.fixture(scope="module")
+def exported(bundled, tmp_path_factory):
+    """The bundled model as f16 and q8_0 GGUF files in one folder, and the config both share."""
+    from transformers import AutoConfig
+
+    folder = tmp_path_factory.mktemp("gguf")
+    for quant in ("f16", "q8_0"):
+        write_gguf(bundled[0], folder / f"model-{quant}.gguf", quant)
+    # Read from the file once: each GGUF load in transformers otherwise parses it again.
+    config = AutoConfig.from_pretrained(folder, gguf_file="model-f16.gguf")
+    return folder, config
+
+
+@pytest.fixture(scope="module")
+def f16_reader(exported):
+    return GGUFReader(exported[0] / "model-f16.gguf")
+
+
+def load_gguf(exported, quant):
+    from transformers import AutoModelForCausalLM
+
+    folder, config = exported
+    return AutoModelForCausalLM.from_pretrained(folder, gguf_file=f"model-{quant}.gguf",
+                                                config=config, dtype=torch.float32).eval()
+
+
+@pytest.mark.integration
+def test_f16_gguf_answers_like_the_safetensors_model(bundled, exported, f16_reader):
+    _, reference, tokenizer = bundled
+    folder, config = exported
+    assert config.num_hidden_layers == reference.config.num_hidden_layers == 30
+    assert config.tie_word_embeddings and config.num_key_value_heads == 3
+    model = load_gguf(exported, "f16")
+    answer = greedy(model, tokenizer)
+    assert answer == greedy(reference, tokenizer)
+    assert tokenizer.decode(answer).startswith("The capital of France is Paris")
+    # f16 rounding alone: a wrong q/k permutation or norm would move logits by whole units.
+    assert (logits(model, tokenizer) - logits(reference, tokenizer)).abs().max() < 0.1
+    types = {t.name: t.tensor_type for t in f16_reader.tensors}
+    assert types["blk.0.attn_q.weight"] == GGMLQuantizationType.F16
+    assert types["blk.0.attn_norm.weight"] == GGMLQuantizationType.F32
+    assert "output.weight" not in types  # tied: llama.cpp reuses token_embd
+
+
+@pytest.mark.integration
+def test_gguf_tokenizer_keeps_the_ids_and_the_chat_template(bundled, exported, f16_reader):
+    from transformers import AutoTokenizer
+
+    _, _, tokenizer = bundled
+    folder, _ = exported
+    restored = AutoTokenizer.from_pretrained(folder, gguf_file="model-f16.gguf")
+    assert restored.encode(MIXED) == tokenizer.encode(MIXED)
+    assert restored.chat_template == tokenizer.chat_template
+    assert restored.apply_chat_template(CONVERSATION, tokenize=False) == \
+        tokenizer.apply_chat_template(CONVERSATION, tokenize=False)
+    assert (restored.bos_token, restored.eos_token) == ("<|im_start|>", "<|im_end|>")
+    fields = f16_reader.fields
+    assert fields["tokenizer.ggml.pre"].contents() == "smollm"  # what llama.cpp itself writes
+    assert fields["tokenizer.ggml.model"].contents() == "gpt2"
+
+
+@pytest.mark.integration
+def test_q8_0_is_half_the_size_and_close_to_the_original(bundled, exported):
+    _, reference, tokenizer = bundled
+    folder, _ = exported
+    f16 = (folder / "model-f16.gguf").stat().st_size
+    q8 = (folder / "model-q8_0.gguf").stat().st_size
+    assert 0.5 < q8 / f16 < 0.56  # 34 bytes per 32 weights, against 64
+    model = load_gguf(exported, "q8_0")
+    got, want = logits(model, tokenizer), logits(reference, tokenizer)
+    # Measured: q8_0 moves logits by 0.2 on average (1.3 at most) and f16 by 0.006, while q4_0
+    # drifts by 3.6 and a wrong tensor layout by far more, so these bounds tell them apart.
+    assert (got - want).abs().max() < 2.0
+    assert (got - want).abs().mean() < 0.4
+    assert (got.argmax(-1) == want.argmax(-1)).float().mean() > 0.9
+    assert greedy(model, tokenizer) == greedy(reference, tokenizer)  # holds for this question
+    assert tensor_types(folder / "model-q8_0.gguf")["blk.7.ffn_up.weight"] == \
+        GGMLQuantizationType.Q8_0
+
+
+@pytest.mark.integration
+def test_q4_1_gives_back_the_llama_cpp_file_the_bundled_model_came_from(bundled, tmp_path):
+    """The bundled folder is llama.cpp's own Q4_1 file dequantized, so quantizing it back must
+    give the very same blocks, tensor names, hyper-parameters and vocabulary."""
+    package = importlib.util.find_spec(BUNDLED_PACKAGE).submodule_search_locations[0]
+    original = GGUFReader(Path(package) / BUNDLED_GGUF)
+    ours = GGUFReader(write_gguf(bundled[0], tmp_path / "q4_1.gguf", "q4_1"))
+    theirs = {t.name: t for t in original.tensors}
+    assert sorted(t.name for t in ours.tensors) == sorted(theirs)
+    for tensor in ours.tensors:
+        assert tensor.tensor_type == theirs[tensor.name].tensor_type, tensor.name
+        assert np.array_equal(tensor.data, theirs[tensor.name].data), tensor.name
+    # add_space_prefix is false by default for a BPE vocabulary in llama.cpp, so it is not written.
+    keys = [k for k in original.fields if k.startswith(("llama.", "tokenizer."))
+            and k != "tokenizer.ggml.add_space_prefix"]
+    assert len(keys) > 15
+    for key in keys:
+        assert ours.fields[key].contents() == original.fields[key].contents(), key
+
+
+# --- the tiny in-process Llama
+
+
+def test_tiny_llama_round_trips_exactly_in_f32(tiny_model_dir, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    config = json.loads((tiny_model_dir / "config.json").read_text())
+    assert config["architectures"] == ["LlamaForCausalLM"]
+    assert config["num_key_value_heads"] < config["num_attention_heads"]  # k permuted per kv head
+    path = write_gguf(tiny_model_dir, tmp_path / "tiny.gguf", "f32")
+    assert path == tmp_path / "tiny.gguf" and os.listdir(tmp_path) == ["tiny.gguf"]
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    reference = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    restored = AutoModelForCausalLM.from_pretrained(tmp_path, gguf_file="tiny.gguf",
+                                                    dtype=torch.float32)
+    torch.testing.assert_close(logits(restored, tokenizer), logits(reference, tokenizer),
+                               atol=1e-5, rtol=1e-5)
+    fields = GGUFReader(path).fields
+    # A vocabulary no llama.cpp hash knows is named by its tokenizer.json's splitting.
+    assert fields["tokenizer.ggml.pre"].contents() == "gpt-2"
+    assert fields["tokenizer.chat_template"].contents() == tokenizer.chat_template
+
+
+def test_low_bit_keeps_norms_in_f32_and_the_output_head_at_8_bits(tiny_model_dir, tmp_path):
+    q4 = write_gguf(tiny_model_dir, tmp_path / "tiny-q4_0.gguf", "q4_0")
+    types = tensor_types(q4)
+    assert types["blk.1.ffn_down.weight"] == GGMLQuantizationType.Q4_0
+    assert types["token_embd.weight"] == GGMLQuantizationType.Q8_0  # tied: it is the output
+    assert {types[n] for n in types if n.endswith("norm.weight")} == {GGMLQuantizationType.F32}
+    assert GGUFReader(q4).fields["general.file_type"].contents() == 2  # MOSTLY_Q4_0
+    f16 = write_gguf(tiny_model_dir, tmp_path / "tiny-f16.gguf")
+    assert q4.stat().st_size < f16.stat().st_size
+
+
+def test_every_listed_quant_writes_a_readable_file(tiny_model_dir, tmp_path):
+    for quant in GGUF_QUANTS:
+        path = write_gguf(tiny_model_dir, tmp_path / f"{quant}.gguf", quant)
+        reader = GGUFReader(path)
+        assert len(reader.tensors) == 2 + 2 * 9  # embedding, final norm, 9 per layer
+
+
+# --- refusals
+
+
+def test_refusals_name_what_to_change(tiny_model_dir, tmp_path):
+    with pytest.raises(ExportError) as err:
+        write_gguf(tiny_model_dir, tmp_path / "a.gguf", "q3_k")
+    assert err.value.reason.code == "gguf_quant" and "q8_0" in str(err.value)
+    taken = tmp_path / "taken.gguf"
+    taken.write_bytes(b"mine")
+    with pytest.raises(ExportError) as err:
+        write_gguf(tiny_model_dir, taken)
+    assert err.value.reason.code == "gguf_exists" and taken.read_bytes() == b"mine"
+    with pytest.raises(ExportError) as err:
+        write_gguf(tmp_path, tmp_path / "b.gguf")
+    assert err.value.reason.code == "gguf_not_model"
+
+
+def copy_with(tiny_model_dir, tmp_path, file: str, change) -> str:
+    folder = tmp_path / "changed"
+    shutil.copytree(tiny_model_dir, folder)
+    spec = json.loads((folder / file).read_text())
+    change(spec)
+    (folder / file).write_text(json.dumps(spec))
+    return folder
+
+
+def test_unsupported_architecture_is_refused(tiny_model_dir, tmp_path):
+    folder = copy_with(tiny_model_dir, tmp_path, "config.json",
+                       lambda c: c.update(architectures=["GPT2LMHeadModel"]))
+    with pytest.raises(ExportError) as err:
+        write_gguf(folder, tmp_path / "out.gguf")
+    assert err.value.reason.code == "gguf_arch"
+    assert err.value.reason.params["arch"] == "GPT2LMHeadModel"
+    assert "Qwen2ForCausalLM" in err.value.reason.params["supported"]
+
+
+def test_non_byte_level_tokenizer_is_refused(tiny_model_dir, tmp_path):
+    folder = copy_with(tiny_model_dir, tmp_path, "tokenizer.json",
+                       lambda t: t["model"].update(type="WordPiece"))
+    with pytest.raises(ExportError) as err:
+        write_gguf(folder, tmp_path / "out.gguf")
+    assert err.value.reason.code == "gguf_tokenizer"
+
+
+def test_missing_output_head_of_an_untied_model_is_refused(tiny_model_dir, tmp_path):
+    folder = copy_with(tiny_model_dir, tmp_path, "config.json",
+                       lambda c: c.update(tie_word_embeddings=False))
+    with pytest.raises(ExportError) as err:
+        write_gguf(folder, tmp_path / "out.gguf")
+    assert err.value.reason.code == "gguf_tensor_missing"
+    assert err.value.reason.params["tensor"] == "output.weight"
+
+
+def test_a_failed_write_leaves_no_file(tiny_model_dir, tmp_path, monkeypatch):
+    written = []
+
+    def failing(data, qtype):
+        written.append(qtype)
+        if len(written) == 5:
+            raise OSError("disk full")
+        return quantize(data, qtype)
+
+    quantize = gguf_export.gguf.quants.quantize
+    monkeypatch.setattr(gguf_export.gguf.quants, "quantize", failing)
+    with pytest.raises(OSError, match="disk full"):
+        write_gguf(tiny_model_dir, tmp_path / "out.gguf")
+    assert os.listdir(tmp_path) == []
+
+
+# --- the Modelfile
+
+
+@pytest.mark.integration
+def test_modelfile_for_the_bundled_model(bundled, tmp_path):
+    _, _, tokenizer = bundled
+    wrappers = derive_wrappers(tokenizer)
+    assert wrappers.user == ("<|im_start|>user\n", "<|im_end|>\n")
+    assert wrappers.default_system.startswith("You are a helpful AI assistant named SmolLM")
+    for messages in (CONVERSATION, CONVERSATION[1:], CONVERSATION[:3], CONVERSATION[1:2]):
+        for generation in (False, True):
+            assert wrappers.render(messages, generation) == tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=generation)
+    path = write_modelfile(tmp_path, "model-q8_0.gguf", tokenizer, system="Answer briefly.",
+                           sampling={"temperature": 0.2, "repetition_penalty": 1.1})
+    text = path.read_text()
+    lines = text.splitlines()
+    assert path == tmp_path / "Modelfile"
+    assert "FROM ./model-q8_0.gguf" in lines
+    assert 'SYSTEM """Answer briefly."""' in lines
+    assert {"PARAMETER temperature 0.2", "PARAMETER top_p 0.9", "PARAMETER repeat_penalty 1.1",
+            'PARAMETER stop "<|im_end|>"'} <= set(lines)
+    template = text.split('TEMPLATE """', 1)[1].split('"""', 1)[0]
+    assert template == wrappers.go_template(bos_added=False)
+    assert '{{ if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}' in template
+    assert "{{ range $i, $_ := .Messages }}" in template
+
+
+def test_modelfile_falls_back_to_the_templates_own_system_prompt(tiny_model_dir, tmp_path):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    text = write_modelfile(tmp_path, "tiny.gguf", tokenizer).read_text()
+    assert 'SYSTEM """You are a helpful assistant."""' in text.splitlines()
+    assert "PARAMETER temperature 0.7" in text
+
+
+def test_role_wrappers_render_without_a_default_system():
+    plain = RoleWrappers(start="<s>", system=("[S]", "\n"), user=("[U]", "\n"),
+                         assistant=("[A]", "</s>"), generation="[A]", default_system=None)
+    assert plain.render(CONVERSATION[1:3], add_generation_prompt=True) == \
+        "<s>[U]Who are you?\n[A]I am a small assistant.\nHow can I help?</s>[A]"
+    assert plain.go_template(bos_added=True).startswith("{{ if .System }}[S]")
+    assert plain.stops() == ["</s>", "[U]"]
+
+
+def test_templates_that_cannot_be_cut_are_refused(tiny_model_dir, tmp_path):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    # Mistral's way: the system prompt is folded into the last user turn.
+    tokenizer.chat_template = (
+        "{% if messages[0]['role'] == 'system' %}{% set system = messages[0]['content'] %}"
+        "{% set messages = messages[1:] %}{% endif %}{% for m in messages %}"
+        "{% if m['role'] == 'user' %}[INST] {% if loop.last and system is defined %}"
+        "{{ system }}\n\n{% endif %}{{ m['content'] }}[/INST]{% else %} {{ m['content'] }}</s>"
+        "{% endif %}{% endfor %}")
+    with pytest.raises(ExportError) as err:
+        write_modelfile(tmp_path, "m.gguf", tokenizer)
+    assert err.value.reason.code == "modelfile_template_split"
+    tokenizer.chat_template = None
+    with pytest.raises(ExportError) as err:
+        derive_wrappers(tokenizer)
+    assert err.value.reason.code == "modelfile_no_template"
+    assert not (tmp_path / "Modelfile").exists()
+
+
+def test_unknown_sampling_setting_is_refused(tiny_model_dir, tmp_path):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    with pytest.raises(ExportError) as err:
+        write_modelfile(tmp_path, "m.gguf", tokenizer, sampling={"warmth": 1})
+    assert err.value.reason.code == "modelfile_sampling"
+
+
+def test_quant_list_has_a_meaning_for_each_name():
+    assert {"f16", "q8_0", "q4_0", "bf16"} <= set(GGUF_QUANTS)
+    assert all(isinstance(text, str) and text for text in GGUF_QUANTS.values())
