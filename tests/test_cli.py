@@ -97,3 +97,23 @@ def test_train_finds_a_preset_saved_in_the_workspace_by_name(tmp_path, tiny_conf
     assert run_dir.name.endswith("-tiny-recipe")  # named after the preset, as in the Train tab
     unknown = studio("train", "no-such-recipe", "--workspace", str(tmp_path))
     assert unknown.returncode == 2 and "config file not found: no-such-recipe" in unknown.stderr
+
+
+def test_export_gguf_push_and_serve_refusals_from_a_shell(tmp_path, tiny_config, monkeypatch):
+    from studio.engine.runs import RunStore
+    from studio.engine.train.job import run_training
+
+    run = RunStore(tmp_path / "runs").create(tiny_config)
+    assert run_training(run) == "completed"
+    out = studio("export", run.id, "--format", "gguf", "--quant", "f16", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    gguf = tmp_path / "exports" / run.id / f"{run.id}-f16.gguf"
+    assert out.stdout.splitlines()[0] == f"exported: {gguf.relative_to(tmp_path)}"
+    assert "ollama create" in out.stdout and gguf.read_bytes()[:4] == b"GGUF"
+    again = studio("export", run.id, "--format", "gguf", "--quant", "f16", cwd=tmp_path)
+    assert again.stdout.startswith("already exported:")  # nothing written twice
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    push = studio("push", run.id, "me/tiny", cwd=tmp_path)
+    assert push.returncode == 2 and "token" in push.stderr.lower()
+    serve = studio("serve", "--host", "0.0.0.0", cwd=tmp_path)
+    assert serve.returncode == 2 and "API key" in serve.stderr

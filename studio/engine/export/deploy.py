@@ -47,7 +47,7 @@ def export(kind: str, source: Run | str, root: str | Path, quant: str = "q8_0") 
     if kind == "merged":
         return merged(source, folder / "merged")
     if kind == "adapter":
-        return adapter(_run(source, kind), folder / f"{source_name(source)}-adapter.zip")
+        return adapter(require_run(source, kind), folder / f"{source_name(source)}-adapter.zip")
     return gguf_file(source, folder / f"{source_name(source)}-{quant}.gguf", quant)
 
 
@@ -56,7 +56,7 @@ def merged(source: Run | str, target: Path) -> Exported:
         return Exported("merged", target, reused=True)
     from studio.engine.export.merge import export_run
 
-    return Exported("merged", export_run(_run(source, "merged"), target))
+    return Exported("merged", export_run(require_run(source, "merged"), target))
 
 
 def adapter(run: Run, target: Path) -> Exported:
@@ -111,7 +111,7 @@ def _gguf_bytes(weights: Path, quant: str) -> int:
     return int(size / stored * GGUF_BYTES_PER_WEIGHT[quant])
 
 
-def _run(source: Run | str, kind: str) -> Run:
+def require_run(source: Run | str, kind: str) -> Run:
     if not isinstance(source, Run):
         raise ExportError("export_needs_run", kind=kind)
     return source
