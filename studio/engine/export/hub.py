@@ -63,7 +63,6 @@ def _check_repo_id(repo_id: str) -> None:
 
 def _hub_error(exc: Exception, repo_id: str, token: str) -> Exception:
     """The coded error for a failed hub call, or the scrubbed exception itself if it is a bug."""
-    import httpx2
     from huggingface_hub.errors import HfHubHTTPError
 
     detail = str(exc).replace(token, "***")
@@ -72,8 +71,21 @@ def _hub_error(exc: Exception, repo_id: str, token: str) -> Exception:
         if status in (401, 403):
             return ExportError("hub_auth", status=status, repo_id=repo_id)
         return ExportError("hub_refused", status=status, repo_id=repo_id, detail=detail)
-    # huggingface_hub speaks httpx2; offline mode raises a ConnectionError of its own.
-    if isinstance(exc, (ConnectionError, TimeoutError, httpx2.TransportError)):
+    # Offline mode raises a ConnectionError of its own; the rest come from the HTTP library.
+    if isinstance(exc, _transport_errors()):
         return ExportError("hub_unreachable", detail=detail)
     # A bug: keep where it happened (the traceback), lose only the text that may hold the token.
     return RuntimeError(f"{type(exc).__name__}: {detail}").with_traceback(exc.__traceback__)
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """Network failures: huggingface_hub 2 speaks httpx2, version 1 spoke httpx."""
+    import importlib
+
+    errors: list[type[BaseException]] = [ConnectionError, TimeoutError]
+    for name in ("httpx2", "httpx"):
+        try:
+            errors.append(importlib.import_module(name).TransportError)
+        except ImportError:
+            continue
+    return tuple(errors)

@@ -110,6 +110,8 @@ class Batcher:
                         self._fail(cohort, exc)
         for cohort in self._cohorts:
             self._finish_all(cohort.seqs, "cancelled")
+        while not self._pending.empty():  # submitted while closing: told, not left hanging
+            self._finish_all([self._pending.get_nowait()], "cancelled")
 
     def _admit(self, wait: bool) -> None:
         room = self.max_batch - sum(len(c.seqs) for c in self._cohorts)
@@ -126,12 +128,11 @@ class Batcher:
         for key, seqs in by_key.items():
             try:
                 cohort = self._prefill(key, seqs)
-            except Exception as exc:
-                self._finish_all(seqs, "error", str(exc))
-                continue
-            into = next((c for c in self._cohorts if c.key == key), None)
-            if into is None or not _merge(into, cohort):
-                self._cohorts.append(cohort)
+                into = next((c for c in self._cohorts if c.key == key), None)
+                if into is None or not _merge(into, cohort):
+                    self._cohorts.append(cohort)
+            except Exception as exc:  # e.g. out of memory: these requests fail, the rest go on
+                self._finish_all(seqs, "error", f"{type(exc).__name__}: {exc}")
 
     def _advance(self, cohort: _Cohort) -> None:
         """Pick every row's next token, drop finished rows, run one forward for the rest."""

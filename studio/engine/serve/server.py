@@ -89,7 +89,8 @@ class StudioServer:
         _check_port_free(self.options.host, self.options.port)
         app = create_app(self.service, self.options.api_key or None)
         config = uvicorn.Config(app, host=self.options.host, port=self.options.port,
-                                log_level="warning", access_log=False)
+                                log_level="warning", access_log=False,
+                                timeout_graceful_shutdown=5)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="serve-http", daemon=True)
         self._thread.start()
@@ -110,11 +111,12 @@ class StudioServer:
         self.engine.release(binding)
 
     def stop(self) -> None:
+        """Stop listening, end the answers in flight (as cancelled), then wait for uvicorn."""
         if self._server is not None:
             self._server.should_exit = True
+        self.service.close()  # open streams end now, so uvicorn's shutdown need not wait
         if self._thread is not None:
             self._thread.join(timeout=15)
-        self.service.close()
 
     def wait(self) -> None:
         """Block until the server stops (Ctrl-C in ``studio serve``)."""
