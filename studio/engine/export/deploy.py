@@ -75,17 +75,18 @@ def gguf_file(source: Run | str, target: Path, quant: str) -> Exported:
     from transformers import AutoTokenizer
 
     from studio.engine.export.gguf import GGUF_QUANTS, write_gguf
-    from studio.engine.export.modelfile import write_modelfile
+    from studio.engine.export.modelfile import derive_wrappers, write_modelfile
     from studio.engine.export.space import check_free_space
 
     if quant not in GGUF_QUANTS:
         raise ExportError("gguf_quant", quant=quant, choices=", ".join(GGUF_QUANTS))
     weights = _whole_model(source, target.parent)
+    tokenizer = AutoTokenizer.from_pretrained(str(weights))
+    derive_wrappers(tokenizer)  # a template Ollama cannot take is refused before the long write
     check_free_space(target.parent, _gguf_bytes(weights, quant))
     write_gguf(weights, target, quant)
     system = source.config().system_prompt if isinstance(source, Run) else ""
-    write_modelfile(target.parent, target.name, AutoTokenizer.from_pretrained(str(weights)),
-                    system=system)
+    write_modelfile(target.parent, target.name, tokenizer, system=system)
     return Exported("gguf", target, [target, modelfile])
 
 

@@ -220,7 +220,8 @@ def _plan_tensors(stack: ExitStack, files: list[Path], config: dict, spec: _Arch
     plan = list(_extra_tensors(config))
     for file in files:
         handle = stack.enter_context(safe_open(str(file), framework="pt"))
-        for source in handle.keys():
+        sources = handle.keys()  # a safe_open handle is not itself iterable
+        for source in sources:
             if source.endswith(".rotary_emb.inv_freq") or (tied and source == "lm_head.weight"):
                 continue  # recomputed by llama.cpp / the same matrix as the embedding
             name = names.get_name(source, try_suffixes=(".weight", ".bias"))
@@ -358,8 +359,9 @@ def _tokenizer_json(model_dir: Path) -> dict:
     kind = (spec.get("model") or {}).get("type")
     pre = spec.get("pre_tokenizer") or {}
     if kind != "BPE" or "ByteLevel" not in json.dumps(pre):
-        # Named the way tokenizers does (Unigram, WordPiece, BPE/Metaspace), a fixed term.
-        raise ExportError("gguf_tokenizer", kind=kind if kind != "BPE" else f"BPE/{pre.get('type')}")
+        # Named as tokenizers names it (Unigram, WordPiece, BPE/Metaspace): a term, not prose.
+        named = kind if kind != "BPE" else f"BPE/{pre.get('type')}"
+        raise ExportError("gguf_tokenizer", kind=named)
     return spec
 
 

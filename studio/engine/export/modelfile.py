@@ -58,8 +58,9 @@ class RoleWrappers:
         parts = [self.start]
         if system is not None:
             parts += [self.system[0], system, self.system[1]]
+        wrap = {"user": self.user, "assistant": self.assistant}  # a later system turn: KeyError
         for message in messages:
-            prefix, suffix = self.user if message["role"] == "user" else self.assistant
+            prefix, suffix = wrap[message["role"]]
             parts += [prefix, message["content"], suffix]
         if add_generation_prompt:
             parts.append(self.generation)
@@ -68,9 +69,10 @@ class RoleWrappers:
     def go_template(self, bos_added: bool) -> str:
         """The same layout as an Ollama Go template.
 
-        ``bos_added``: llama.cpp adds the BOS token itself, so a ``start`` that is that token is
-        left out (it would be there twice). As Ollama's own templates do, the generation prompt
-        follows a last user message, and a last assistant message is left open to be continued.
+        ``bos_added``: the tokenizer (so the GGUF, so llama.cpp) adds the BOS token by itself,
+        and a ``start`` holding it is left out rather than sent twice. As Ollama's own templates
+        do, the generation prompt follows a last user message, a last assistant message is left
+        open to be continued, and system messages come in through ``.System`` alone.
         """
         up, us = map(_literal, self.user)
         ap, as_ = map(_literal, self.assistant)
@@ -148,10 +150,12 @@ def _conversation(*contents: str) -> list[dict]:
 
 
 def _render(tokenizer, messages: list[dict], generation: bool = False) -> str:
+    from jinja2 import TemplateError
+
     try:
         return tokenizer.apply_chat_template(messages, tokenize=False,
                                              add_generation_prompt=generation)
-    except Exception as exc:  # the template's own raise_exception, or a Jinja error
+    except TemplateError as exc:  # the template's own raise_exception, or a Jinja error
         raise ExportError("modelfile_template_render", detail=str(exc)) from exc
 
 
