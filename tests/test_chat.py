@@ -30,30 +30,39 @@ GREEDY = Sampling(max_new_tokens=24, temperature=0, repetition_penalty=1.0)
 def make_identity_run(store: RunStore, model_dir: Path, answer: str = ANSWER, steps: int = 60):
     """A completed run whose LoRA adapter makes the tiny model answer ``answer``."""
     from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from studio.engine.data.template import tokenize_conversation
+    from transformers import AutoModelForCausalLM
 
     cfg = TrainConfig(model=str(model_dir), dataset=str(ROOT / "assets" / "identity.json"),
                       name="Nova", author="Acme Lab", probe_prompts=["Who are you?"],
                       dtype="float32")
     run = store.create(cfg)
-    tok = AutoTokenizer.from_pretrained(model_dir)
     torch.manual_seed(0)
     model = get_peft_model(AutoModelForCausalLM.from_pretrained(model_dir),
                            LoraConfig(r=8, lora_alpha=16, target_modules="all-linear"))
-    enc = tokenize_conversation(tok, [*QUESTION, {"role": "assistant", "content": answer}])
+    teach(model, model_dir, [*QUESTION, {"role": "assistant", "content": answer}], steps, 2e-2,
+          run.adapter_dir)
+    run.update_status(state="completed", step=steps, total_steps=steps)
+    return run
+
+
+def teach(model, model_dir: Path, conversation: list[dict], steps: int, lr: float, save_to: Path,
+          tools: list | None = None) -> None:
+    """Fit ``model`` to one conversation's assistant tokens, then save it with the tokenizer."""
+    from transformers import AutoTokenizer
+
+    from studio.engine.data.template import tokenize_conversation
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    enc = tokenize_conversation(tok, conversation, tools=tools)
     ids = torch.tensor([enc["input_ids"]])
     labels = torch.where(torch.tensor([enc["assistant_masks"]]) == 1, ids, -100)
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=2e-2)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     for _ in range(steps):
         opt.zero_grad()
         model(input_ids=ids, labels=labels).loss.backward()
         opt.step()
-    model.save_pretrained(run.adapter_dir)
-    tok.save_pretrained(run.adapter_dir)
-    run.update_status(state="completed", step=steps, total_steps=steps)
-    return run
+    model.save_pretrained(save_to)
+    tok.save_pretrained(save_to)
 
 
 @pytest.fixture(scope="module", autouse=True)

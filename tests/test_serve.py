@@ -19,7 +19,7 @@ from studio.engine.errors import ServeError
 from studio.engine.runs import RunStore
 from studio.engine.serve.server import ServeOptions, StudioServer
 from studio.engine.train.config import TrainConfig
-from tests.test_chat import make_identity_run
+from tests.test_chat import make_identity_run, teach
 
 WHO = [{"role": "user", "content": "Who are you?"}]
 WEATHER = [{"role": "user", "content": "What is the weather in Paris?"}]
@@ -38,26 +38,13 @@ def free_port() -> int:
 def make_tool_run(store: RunStore, model_dir, steps: int = 100):
     """A completed full fine-tune that answers the weather question with a ``<tool_call>``
     (the tiny model is too small to learn that through a LoRA adapter)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from studio.engine.data.template import tokenize_conversation
+    from transformers import AutoModelForCausalLM
 
     run = store.create(TrainConfig(model=str(model_dir), dataset="unused.json",
                                    finetuning_type="full", dtype="float32"))
-    tok = AutoTokenizer.from_pretrained(model_dir)
     torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_pretrained(model_dir)
-    enc = tokenize_conversation(tok, [*WEATHER, {"role": "assistant", "content": CALL}],
-                                tools=TOOLS)
-    ids = torch.tensor([enc["input_ids"]])
-    labels = torch.where(torch.tensor([enc["assistant_masks"]]) == 1, ids, -100)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for _ in range(steps):
-        opt.zero_grad()
-        model(input_ids=ids, labels=labels).loss.backward()
-        opt.step()
-    model.save_pretrained(run.model_dir)
-    tok.save_pretrained(run.model_dir)
+    teach(AutoModelForCausalLM.from_pretrained(model_dir), model_dir,
+          [*WEATHER, {"role": "assistant", "content": CALL}], steps, 3e-3, run.model_dir, TOOLS)
     run.update_status(state="completed", step=steps, total_steps=steps)
     return run
 

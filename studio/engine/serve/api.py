@@ -45,21 +45,20 @@ def create_app(service: ServeService, api_key: str | None = None) -> FastAPI:
     async def model(name: str):
         return _model(await asyncio.to_thread(service.registry.entry, name))
 
-    @app.post("/v1/chat/completions")
-    async def chat(request: Request):
-        ask = p.parse_chat(await _body(request))
+    async def answer(request: Request, chat: bool):
+        ask = (p.parse_chat if chat else p.parse_completion)(await _body(request))
         job, events = await _start(service, ask)
         if ask.stream:
-            return _sse(_chat_chunks(ask, job, events))
-        return await _whole(ask, job, events, chat=True)
+            return _sse((_chat_chunks if chat else _text_chunks)(ask, job, events))
+        return await _whole(ask, job, events, chat=chat)
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request):
+        return await answer(request, chat=True)
 
     @app.post("/v1/completions")
     async def completions(request: Request):
-        ask = p.parse_completion(await _body(request))
-        job, events = await _start(service, ask)
-        if ask.stream:
-            return _sse(_text_chunks(ask, job, events))
-        return await _whole(ask, job, events, chat=False)
+        return await answer(request, chat=False)
 
     return app
 

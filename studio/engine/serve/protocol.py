@@ -62,9 +62,12 @@ def parse_chat(body) -> Ask:
 
     try:
         ask.messages = [_role(m) for m in messages_of(raw, "messages")]
+    except DataError as exc:
+        raise bad("messages", str(exc)) from None
+    try:
         ask.tools = tools_of(body.get("tools")) or None
     except DataError as exc:
-        raise bad("messages" if "tools" not in body else "tools", str(exc)) from None
+        raise bad("tools", str(exc)) from None
     for m in ask.messages:
         if not isinstance(m["content"], str):
             raise bad("messages", "only text content is supported (no images or audio)")
