@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("train", "runs", "export", "eval", "chat", "serve", "push")
+SUBCOMMANDS = ("train", "runs", "export", "eval", "chat", "serve", "push", "worker")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,6 +24,11 @@ def register(sub) -> None:
                    help="override a config field, e.g. --set name=Nova (repeatable)")
     p.add_argument("--runs-dir", default="runs", help="where run folders go (default: runs)")
     p.add_argument("--workspace", default=".", help="where saved presets are looked up")
+    p.add_argument("--nproc", type=int, default=None, metavar="N",
+                   help="train on N processes through accelerate launch (launch=distributed)")
+    p.add_argument("--strategy", default=None, choices=["ddp", "fsdp", "deepspeed_zero2",
+                                                        "deepspeed_zero3"],
+                   help="with --nproc: how the processes share the model (default ddp)")
     p.set_defaults(func=train)
     r = sub.add_parser("resume", help="continue a stopped or interrupted run")
     r.add_argument("run", help="run id or run folder")
@@ -33,7 +38,12 @@ def register(sub) -> None:
 
 def train(args) -> int:
     config = find_preset(Workspace(args.workspace), args.config)
-    cfg = check(with_overrides(load_yaml(config), args.set))
+    sets = list(args.set)
+    if args.nproc:
+        sets += ["launch=distributed", f"nproc_per_node={args.nproc}"]
+    if args.strategy:
+        sets.append(f"strategy={args.strategy}")
+    cfg = check(with_overrides(load_yaml(config), sets))
     run = RunStore(args.runs_dir).create(cfg, label=Path(config).stem)
     return _follow(run)
 
@@ -49,11 +59,11 @@ def resume(args) -> int:
 
 def _follow(run: Run) -> int:
     """Train in a worker thread and print progress from the run folder, as the UI reads it."""
-    from studio.engine.train.job import run_training  # heavy (torch, TRL): only when training
+    from studio.engine.train.job import train_run  # heavy (torch, TRL): only when training
 
     stop = threading.Event()
     result: list[str] = []
-    worker = threading.Thread(target=lambda: result.append(run_training(run, stop)), daemon=True)
+    worker = threading.Thread(target=lambda: result.append(train_run(run, stop)), daemon=True)
     worker.start()
     printed = 0
     try:

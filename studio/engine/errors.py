@@ -34,6 +34,15 @@ MESSAGES = {
     "preset_name": "preset name must contain a letter or digit",
     "preset_exists": "a preset named {name} already exists; choose another name",
     "freeze_needs_layers": "finetuning_type freeze needs a decoder with model.layers",
+    "launch_node_rank": "node_rank {rank} must be below num_nodes {nodes}",
+    "launch_strategy_needs_gpu": "strategy {strategy} shards the model across GPUs and none is "
+                                 "visible here; use ddp on a CPU",
+    "launch_needs_deepspeed": "the deepspeed strategies need the deepspeed package (pip install "
+                              "deepspeed, on a CUDA machine)",
+    "launch_too_few_gpus": "nproc_per_node asks for {asked} processes but this machine has "
+                           "{found} GPU(s): one process per GPU",
+    "launch_qlora_strategy": "qlora cannot be trained with {strategy} here; use ddp",
+    "launch_failed": "The distributed run failed: {detail}",
     # --- models
     "model_empty": "No model given: pick the bundled model or type a folder or hub id.",
     "model_no_config": "{path} has no config.json, so it is not a model folder.",

@@ -59,6 +59,9 @@ def to_sft_args(cfg: TrainConfig, run: Run, model, has_eval: bool):
         disable_tqdm=True,
         use_cpu=not torch.cuda.is_available(),
         dataset_num_proc=None,
+        # LoRA and full tuning use every trainable parameter in each forward: DDP's search for
+        # unused ones would only cost an extra pass over the graph per step.
+        ddp_find_unused_parameters=False,
     )
 
 

@@ -15,6 +15,7 @@ import torch
 from transformers import TrainerCallback
 
 from studio.engine.runs import Run
+from studio.engine.train.ranks import any_rank, rank, sharded
 
 METRIC_KEYS = {"loss": "loss", "eval_loss": "eval_loss", "learning_rate": "lr",
                "grad_norm": "grad_norm", "epoch": "epoch", "num_tokens": "num_tokens"}
@@ -47,7 +48,7 @@ class RunFolderCallback(TrainerCallback):
                                epoch=state.epoch, elapsed_s=round(elapsed, 1))
         if self.probe_steps and state.global_step % self.probe_steps == 0:
             self._probe(model, state.global_step)
-        if self.stop_event.is_set():
+        if any_rank(self.stop_event.is_set()):  # every rank stops after the same step
             control.should_save = True  # a stopped run can resume from this exact step
             control.should_training_stop = True
             self.run.log(f"stop requested: stopping after step {state.global_step}")
@@ -80,8 +81,8 @@ class RunFolderCallback(TrainerCallback):
     # ------------------------------------------------------------------ probes
     @torch.no_grad()
     def _probe(self, model, step: int) -> None:
-        if model is None or not self.probes:
-            return
+        if model is None or not self.probes or rank() != 0 or sharded():
+            return  # other ranks go on to the next step and wait for rank 0 there
         was_training = model.training
         model.eval()
         model.config.use_cache = True

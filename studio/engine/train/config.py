@@ -20,7 +20,7 @@ import yaml
 
 from studio.engine.errors import ConfigError, Reason
 
-GROUPS = ("model", "data", "method", "lora", "training", "advanced")
+GROUPS = ("model", "data", "method", "lora", "training", "launch", "advanced")
 
 
 def _f(default, help, group, *, min=None, max=None, choices=None, min_exclusive=False):
@@ -90,6 +90,27 @@ class TrainConfig:
                            choices=["cosine", "linear", "constant", "constant_with_warmup"])
     warmup_ratio: float = _f(0.0, "Share of steps spent warming the learning rate up.",
                              "training", min=0.0, max=0.5)
+    # --- launch: where the run's processes run (studio.engine.train.launch)
+    launch: str = _f("this_process", "How to run: this_process trains inside the studio's own "
+                     "process; isolated in a child process (a crash or an out-of-memory kill "
+                     "cannot take the studio down); distributed on several processes through "
+                     "accelerate launch.", "launch",
+                     choices=["this_process", "isolated", "distributed"])
+    nproc_per_node: int = _f(2, "distributed: processes on this machine (one per GPU; on a CPU, "
+                             "each gets its share of the cores).", "launch", min=1, max=64)
+    strategy: str = _f("ddp", "distributed: ddp copies the model to every process; fsdp and "
+                       "deepspeed_zero2/3 shard it (GPUs only) to fit larger models.", "launch",
+                       choices=["ddp", "fsdp", "deepspeed_zero2", "deepspeed_zero3"])
+    cpu_offload: bool = _f(False, "fsdp / deepspeed: keep parameters and optimizer state in CPU "
+                           "memory (slower, fits more).", "launch")
+    num_nodes: int = _f(1, "distributed: machines taking part (the command for the others is "
+                        "shown below the form).", "launch", min=1, max=1024)
+    node_rank: int = _f(0, "distributed: this machine's number among the nodes (0 = main).",
+                        "launch", min=0)
+    main_address: str = _f("127.0.0.1", "distributed, several nodes: the main node's address "
+                           "as the others reach it.", "launch")
+    main_port: int = _f(29500, "distributed, several nodes: a free port on the main node.",
+                        "launch", min=1, max=65535)
     # --- advanced
     assistant_only_loss: bool = _f(True, "Learn only from the assistant's answers, not the "
                                    "prompts and system text.", "advanced")
@@ -186,7 +207,35 @@ def validate(cfg: TrainConfig) -> list[Reason]:
         errors.append(Reason("packing_with_dpo", {"field": "packing"}))
     if cfg.finetuning_type == "qlora":
         errors.extend(_qlora_problems())
+    if cfg.launch == "distributed":
+        errors.extend(_distributed_problems(cfg))
     return errors
+
+
+def _distributed_problems(cfg: TrainConfig) -> list[Reason]:
+    """What would make a distributed launch fail on this machine, found before it starts."""
+    import importlib.util
+
+    import torch
+
+    out = []
+    if cfg.node_rank >= cfg.num_nodes:
+        out.append(Reason("launch_node_rank", {"field": "node_rank", "rank": cfg.node_rank,
+                                               "nodes": cfg.num_nodes}))
+    sharded = cfg.strategy != "ddp"
+    if sharded and not torch.cuda.is_available():
+        out.append(Reason("launch_strategy_needs_gpu", {"field": "strategy",
+                                                        "strategy": cfg.strategy}))
+    elif cfg.strategy.startswith("deepspeed") and importlib.util.find_spec("deepspeed") is None:
+        out.append(Reason("launch_needs_deepspeed", {"field": "strategy"}))
+    if torch.cuda.is_available() and cfg.nproc_per_node > torch.cuda.device_count():
+        out.append(Reason("launch_too_few_gpus", {"field": "nproc_per_node",
+                                                  "asked": cfg.nproc_per_node,
+                                                  "found": torch.cuda.device_count()}))
+    if cfg.finetuning_type == "qlora" and sharded:
+        out.append(Reason("launch_qlora_strategy", {"field": "strategy",
+                                                    "strategy": cfg.strategy}))
+    return out
 
 
 def _field_problems(name: str, value, meta: dict) -> list[Reason]:

@@ -37,7 +37,13 @@ def _method(name: str):
 
 def save_final(cfg: TrainConfig, run: Run, trainer, tokenizer) -> None:
     target = run.adapter_dir if cfg.finetuning_type in ("lora", "qlora") else run.model_dir
-    trainer.model.save_pretrained(str(target), safe_serialization=True)
+    if trainer.accelerator.num_processes > 1:
+        # Every rank takes part (FSDP and ZeRO-3 gather the shards); only rank 0 writes.
+        trainer.save_model(str(target))
+        if not trainer.is_world_process_zero():
+            return
+    else:
+        trainer.model.save_pretrained(str(target), safe_serialization=True)
     tokenizer.save_pretrained(str(target))  # the chat template travels with the weights
     run.log(f"saved {target.name}/ to {target}")
 
@@ -82,6 +88,16 @@ def run_training(run: Run, stop_event: threading.Event | None = None,
     return state
 
 
+def train_run(run: Run, stop_event: threading.Event, dataset_path: str | None = None) -> str:
+    """Train ``run`` where its config says: in this thread, or (isolated, distributed) in a
+    child process group through ``accelerate launch``; returns the final state."""
+    if run.config().launch == "this_process":
+        return run_training(run, stop_event, dataset_path)
+    from studio.engine.train.launch import run_launched
+
+    return run_launched(run, stop_event, dataset_path)
+
+
 def ensure_resumable(run: Run) -> None:
     state = run.status().get("state")
     if state not in RESUMABLE:
@@ -102,7 +118,7 @@ class TrainingJob:
         return Reason("busy_training", {"run": self.run.id})
 
     def work(self) -> None:
-        run_training(self.run, self.stop_event, self.dataset_path)
+        train_run(self.run, self.stop_event, self.dataset_path)
 
     def stop(self) -> None:
         self.stop_event.set()

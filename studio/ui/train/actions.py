@@ -97,11 +97,25 @@ def headless(cfg: TrainConfig, preset: str | None) -> tuple[str, str]:
         except USER_ERRORS:
             pass
     if not preset:
-        return f"# save the YAML below as my-run.yaml, then:\nstudio train {source}", yaml_text
-    old, new = to_dict(base), to_dict(cfg)
-    sets = [f"--set {shlex.quote(f'{k}={_set_value(v)}')}" for k, v in new.items()
-            if old.get(k) != v]
-    return " \\\n  ".join([f"studio train {shlex.quote(source)}", *sets]), yaml_text
+        command = f"# save the YAML below as my-run.yaml, then:\nstudio train {source}"
+    else:
+        old, new = to_dict(base), to_dict(cfg)
+        sets = [f"--set {shlex.quote(f'{k}={_set_value(v)}')}" for k, v in new.items()
+                if old.get(k) != v]
+        command = " \\\n  ".join([f"studio train {shlex.quote(source)}", *sets])
+    return command + _other_nodes(cfg), yaml_text
+
+
+def _other_nodes(cfg: TrainConfig) -> str:
+    """For a run on several nodes: what to start on each of the others, once it has begun."""
+    from studio.engine.train.launch import node_commands
+
+    lines = node_commands("runs/<run-id>", cfg)
+    if not lines:
+        return ""
+    head = ("\n\n# then, on each other node (the run folder on shared storage at the same "
+            "path; <run-id> is the folder this run creates):")
+    return head + "".join(f"\n{line}" for line in lines)
 
 
 def _display_path(path: str) -> str:

@@ -18,7 +18,7 @@ FORM_FIELDS = list(FIELDS)
 RADIO_FIELDS = ("method", "finetuning_type")
 WIDE_FIELDS = ("model", "dataset", "system_prompt", "probe_prompts", "lora_target")
 OPEN_GROUPS = ("model", "data", "method", "lora", "training")
-GROUP_ORDER = (*OPEN_GROUPS, "advanced")
+GROUP_ORDER = (*OPEN_GROUPS, "launch", "advanced")
 
 
 def _component(ctx, name: str, choices: dict[str, list[str]]):
