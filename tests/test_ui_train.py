@@ -95,6 +95,21 @@ def test_identity_preset_start_live_stop_resume(studio, tiny_model_dir):
     assert final[6]["headers"][1] == "Who are you?"  # probe answers, one column per prompt
 
 
+def test_two_processes_picked_in_the_form_train_and_show_live(studio, tiny_model_dir):
+    """How to run -> distributed, 2 processes: the page follows it like any other run."""
+    ctx, client = studio
+    values = form_values(client, tiny_model_dir, launch="distributed", nproc_per_node=2,
+                         max_steps=6, probe_steps=3)
+    message, run_id, _ = client.predict(*values, "en", api_name="/start")
+    assert run_id and run_id in message
+    ctx.jobs.wait(300)
+    final = client.predict(run_id, "en", api_name="/poll")
+    assert "completed" in final[0] and "100.0%" in final[1] and has_loss(final)
+    run = ctx.store.get(run_id)
+    assert (run.path / "launch" / "rank1.log").exists()  # the second process trained too
+    assert final[6]["headers"][1] == "Who are you?"  # probes, answered by rank 0
+
+
 def test_check_names_bad_fields_in_both_languages(studio, tiny_model_dir):
     _, client = studio
     values = form_values(client, tiny_model_dir, learning_rate=0, batch_size=0)
