@@ -17,6 +17,15 @@ def register(sub) -> None:
 
 
 def worker(args) -> int:
-    from studio.engine.train.ranks import run_rank
+    from pathlib import Path
 
-    return run_rank(args.run, args.dataset)
+    from studio.engine.runs import Run
+    from studio.engine.train.job import run_training
+    from studio.engine.train.ranks import QuietRun, StopFile, rank
+
+    number = rank()
+    run = Run(Path(args.run)) if number == 0 else QuietRun(Path(args.run), number)
+    state = run_training(run, StopFile(run), args.dataset)
+    # A failed rank must exit non-zero: the launcher then ends the others, which would
+    # otherwise wait for it in their next collective.
+    return 1 if state == "failed" else 0

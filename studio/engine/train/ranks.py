@@ -1,12 +1,13 @@
 """Inside a launched run: which process this is, and what each rank may write.
 
-``accelerate launch`` (``studio.engine.train.launch``) starts ``studio worker RUN`` once per
-process with ``RANK`` set. Rank 0 owns the run folder exactly as an in-process job does (status,
-metrics, samples, log, final weights); every other rank trains with a ``QuietRun`` that writes
-nothing the pages read, only its own ``launch/rank<N>.log`` and, if it fails, its error, so the
-parent can name the rank that broke. A Stop is a file (``launch/STOP``) every rank sees; the
-decision to stop is agreed across ranks at the end of a step (``any_rank``), because a rank that
-stops alone leaves the others waiting in their next all-reduce forever.
+``accelerate launch`` (``studio.engine.train.launch``) starts ``studio worker RUN``
+(``studio.cli.worker_cmd``) once per process with ``RANK`` set. Rank 0 owns the run folder
+exactly as an in-process job does (status, metrics, samples, log, final weights); every other
+rank trains with a ``QuietRun`` that writes nothing the pages read, only its own
+``launch/rank<N>.log`` and, if it fails, its error, so the parent can name the rank that broke.
+A Stop is a file (``launch/STOP``) every rank sees; the decision to stop is agreed across ranks
+at the end of a step (``any_rank``), because a rank that stops alone leaves the others waiting in
+their next all-reduce forever.
 """
 
 from __future__ import annotations
@@ -88,15 +89,3 @@ class QuietRun(Run):
 
     def trim_progress(self, last_step: int) -> None:
         pass
-
-
-def run_rank(run_dir: str | Path, dataset_path: str | None = None) -> int:
-    """Train this process's share of the run; the exit code tells the launcher how it went."""
-    from studio.engine.train.job import run_training
-
-    number = rank()
-    run = Run(Path(run_dir)) if number == 0 else QuietRun(Path(run_dir), number)
-    state = run_training(run, StopFile(run), dataset_path)
-    # A failed rank must exit non-zero: the launcher then ends the others, which would
-    # otherwise wait for it in their next collective.
-    return 1 if state == "failed" else 0
