@@ -302,6 +302,8 @@ MESSAGES = {
     "serve_bad_param": "'{param}' {detail}",
     "serve_bad_json": "The request body is not valid JSON: {detail}",
     "serve_api_key": "Incorrect API key provided. Send it as 'Authorization: Bearer KEY'.",
+    "serve_host": "This server answers requests addressed to this machine only, not to "
+                  "'{host}' (a web page on another site cannot call it)",
     "serve_model_not_found": "The model '{model}' does not exist on this server. Available: "
                              "{available}",
     "serve_context_length": "This model's maximum context length is {limit} tokens; the prompt "

@@ -42,6 +42,14 @@ def run_of(folder: str | Path) -> Run | None:
     return None
 
 
+def _complete_checkpoint(folder: Path) -> bool:
+    try:
+        json.loads((folder / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return any(folder.glob("*.safetensors"))
+
+
 def pid_alive(pid: int | None) -> bool:
     if not pid:
         return False
@@ -113,9 +121,13 @@ class Run:
         return "\n".join(self.log_path.read_text(encoding="utf-8").splitlines()[-lines:])
 
     def last_checkpoint(self) -> Path | None:
+        """The newest *complete* checkpoint. The trainer writes ``trainer_state.json`` last, so
+        a folder without a readable one was cut short (a crash or a full disk mid-save) and
+        resuming from it would fail every time; the one before it is used instead."""
         if not self.checkpoints_dir.exists():
             return None
-        found = [p for p in self.checkpoints_dir.glob("checkpoint-*") if p.is_dir()]
+        found = [p for p in self.checkpoints_dir.glob("checkpoint-*")
+                 if p.is_dir() and _complete_checkpoint(p)]
         return max(found, key=lambda p: int(p.name.split("-")[-1]), default=None)
 
     # --- writes (the job's side)

@@ -22,14 +22,17 @@ from studio.engine.errors import ServeError, StudioError
 from studio.engine.serve import protocol as p
 from studio.engine.serve.service import ServeService
 
-STATUS = {"serve_api_key": 401, "serve_model_not_found": 404}
+STATUS = {"serve_api_key": 401, "serve_host": 403, "serve_model_not_found": 404}
 OPENAI_CODE = {"serve_api_key": "invalid_api_key", "serve_model_not_found": "model_not_found",
                "serve_context_length": "context_length_exceeded"}
 
 
-def create_app(service: ServeService, api_key: str | None = None) -> FastAPI:
+def create_app(service: ServeService, api_key: str | None = None,
+               hosts: set[str] | None = None) -> FastAPI:
+    """``hosts``: the only Host (and Origin) values served, for a loopback server: a web page
+    that points its own domain name at 127.0.0.1 (DNS rebinding) is refused."""
     app = FastAPI(title="Fine-Tune Studio API", docs_url=None, redoc_url=None)
-    _guard(app, api_key)
+    _guard(app, api_key, hosts)
     _errors(app)
 
     @app.get("/health")
@@ -64,15 +67,28 @@ def create_app(service: ServeService, api_key: str | None = None) -> FastAPI:
 
 
 # ---------------------------------------------------------------------- guard and errors
-def _guard(app: FastAPI, api_key: str | None) -> None:
+def _guard(app: FastAPI, api_key: str | None, hosts: set[str] | None) -> None:
     @app.middleware("http")
     async def check_key(request: Request, call_next):
+        if hosts is not None and not _from_here(request, hosts):
+            return _error(ServeError("serve_host", host=request.headers.get("host", "")))
         if api_key and request.url.path.startswith("/v1"):
             header = request.headers.get("authorization", "")
             given = header[7:].strip() if header.lower().startswith("bearer ") else ""
             if not hmac.compare_digest(given.encode(), api_key.encode()):
                 return _error(ServeError("serve_api_key"))
         return await call_next(request)
+
+
+def _from_here(request: Request, hosts: set[str]) -> bool:
+    origin = request.headers.get("origin")
+    if origin and origin.split("://", 1)[-1] not in hosts:
+        return False
+    return request.headers.get("host", "") in hosts
+
+
+def loopback_hosts(port: int) -> set[str]:
+    return {f"{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]")}
 
 
 def _errors(app: FastAPI) -> None:

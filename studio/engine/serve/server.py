@@ -84,10 +84,11 @@ class StudioServer:
     def start(self, timeout: float = 30) -> StudioServer:
         import uvicorn
 
-        from studio.engine.serve.api import create_app
+        from studio.engine.serve.api import create_app, loopback_hosts
 
         _check_port_free(self.options.host, self.options.port)
-        app = create_app(self.service, self.options.api_key or None)
+        hosts = loopback_hosts(self.options.port) if self.options.loopback else None
+        app = create_app(self.service, self.options.api_key or None, hosts)
         config = uvicorn.Config(app, host=self.options.host, port=self.options.port,
                                 log_level="warning", access_log=False,
                                 timeout_graceful_shutdown=5)
