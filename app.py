@@ -25,8 +25,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--auth", default=None, metavar="USER:PASS", help="require this login")
     p.add_argument("--share", action="store_true", help="public Gradio link (needs --auth)")
     args = p.parse_args(argv)
-    if args.auth and ":" not in args.auth:
-        p.error("--auth takes USER:PASS")
+    user, _, password = (args.auth or "").partition(":")
+    if args.auth is not None and not (user and password):
+        p.error("--auth takes USER:PASS, both non-empty")
     if (args.share or args.host not in ("127.0.0.1", "localhost", "::1")) and not args.auth:
         p.error(PUBLIC_HOSTS_NEED_AUTH)
     return args

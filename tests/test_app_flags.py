@@ -18,6 +18,7 @@ def test_sharing_requires_auth(flags, capsys):
     assert app.parse_args([*flags, "--auth", "ada:secret"]).auth == "ada:secret"
 
 
-def test_auth_needs_user_and_password():
+@pytest.mark.parametrize("auth", ["nopassword", "ada:", ":secret", ""])
+def test_auth_needs_user_and_password(auth):
     with pytest.raises(SystemExit):
-        app.parse_args(["--auth", "nopassword"])
+        app.parse_args(["--auth", auth])
