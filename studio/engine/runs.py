@@ -50,7 +50,9 @@ def _complete_checkpoint(folder: Path) -> bool:
     return any(folder.glob("*.safetensors"))
 
 
-def pid_alive(pid: int | None) -> bool:
+def pid_alive(pid: int | None, started: float | None = None) -> bool:
+    """Whether process ``pid`` exists and, when ``started`` is known, is the process that was
+    started then (the system reuses pids: a dead run's pid may belong to another program)."""
     if not pid:
         return False
     try:
@@ -58,8 +60,27 @@ def pid_alive(pid: int | None) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
+        pass
+    if started is None:
         return True
-    return True
+    import psutil
+
+    try:
+        return abs(psutil.Process(pid).create_time() - started) < 1.0
+    except psutil.Error:
+        return False
+
+
+def process_started(pid: int | None = None) -> float:
+    """When process ``pid`` (default: this one) started, as recorded beside a run's pid."""
+    import psutil
+
+    return psutil.Process(pid or os.getpid()).create_time()
+
+
+def owner_alive(status: dict) -> bool:
+    """Whether the process a run's status names is still the one that wrote it."""
+    return pid_alive(status.get("pid"), status.get("pid_started"))
 
 
 @dataclass
@@ -233,7 +254,7 @@ class RunStore:
 
     def delete(self, run_id: str) -> None:
         run = self.get(run_id)
-        if run.status().get("state") in ACTIVE and pid_alive(run.status().get("pid")):
+        if run.status().get("state") in ACTIVE and owner_alive(run.status()):
             raise RunStateError("run_still_running", run=run_id)
         shutil.rmtree(run.path)
 
@@ -244,7 +265,7 @@ class RunStore:
             status = run.status()
             pid = status.get("pid")
             # At start-up no job of ours is running yet, so our own pid is stale as well.
-            if status.get("state") in ACTIVE and (pid == os.getpid() or not pid_alive(pid)):
+            if status.get("state") in ACTIVE and (pid == os.getpid() or not owner_alive(status)):
                 run.update_status(state="interrupted",
                                   error="The studio stopped while this run was training. "
                                         "Resume continues from the last checkpoint.")

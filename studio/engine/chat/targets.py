@@ -20,7 +20,7 @@ from studio.engine.runs import (
     Run,
     RunStore,
     is_run_folder,
-    pid_alive,
+    owner_alive,
 )
 from studio.engine.workspace import Workspace
 
@@ -162,7 +162,7 @@ def active_training(jobs=None, runs: RunStore | None = None) -> str | None:
         return active.id
     for run in runs.list() if runs is not None else []:
         status = run.status()
-        if status.get("state") in ACTIVE and pid_alive(status.get("pid")):
+        if status.get("state") in ACTIVE and owner_alive(status):
             return run.id
     return None
 

@@ -11,6 +11,7 @@ thread, so a web page can start, stop and resume runs without ever blocking or d
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 import traceback
@@ -19,7 +20,7 @@ import torch
 
 from studio.engine.device import Device
 from studio.engine.errors import USER_ERRORS, Reason, RunStateError
-from studio.engine.runs import RESUMABLE, Run, RunStore
+from studio.engine.runs import RESUMABLE, Run, RunStore, process_started
 from studio.engine.train.config import TrainConfig, check
 
 
@@ -60,16 +61,17 @@ def run_training(run: Run, stop_event: threading.Event | None = None,
                  dataset_path: str | None = None) -> str:
     """Train ``run`` (fresh, or resumed from its last checkpoint); returns the final state."""
     stop_event = stop_event or threading.Event()
-    resume_from = run.last_checkpoint()
-    if resume_from is None:
-        run.clear_progress()  # a restart from scratch must not append to the old curves
-    else:
-        run.trim_progress(int(resume_from.name.split("-")[-1]))
-    # This process owns the run now: a stale pid would let it be marked interrupted or deleted.
-    run.update_status(state="running", pid=os.getpid(),
-                      started_at=run.status().get("started_at") or time.time(),
-                      ended_at=None, error=None)
-    try:
+    try:  # everything inside: a full disk at any point must end the run "failed", not "running"
+        resume_from = run.last_checkpoint()
+        if resume_from is None:
+            run.clear_progress()  # a restart from scratch must not append to the old curves
+        else:
+            run.trim_progress(int(resume_from.name.split("-")[-1]))
+        # This process owns the run now: a stale pid would let it be marked interrupted or
+        # deleted; its start time tells this process from a later one given the same pid.
+        run.update_status(state="running", pid=os.getpid(), pid_started=process_started(),
+                          started_at=run.status().get("started_at") or time.time(),
+                          ended_at=None, error=None)
         cfg = check(run.config())
         trained = _method(cfg.method)(cfg, run, stop_event, dataset_path or cfg.dataset,
                                       resume_from)
@@ -77,9 +79,7 @@ def run_training(run: Run, stop_event: threading.Event | None = None,
             save_final(cfg, run, *trained)
         state = "stopped" if stop_event.is_set() else "completed"
     except BaseException as exc:  # the server must outlive any failure of the job
-        run.log("FAILED\n" + traceback.format_exc())
-        run.update_status(state="failed", error=_failure_message(exc), ended_at=time.time(),
-                          traceback="log.txt")
+        _record_failure(run, exc)
         if not isinstance(exc, Exception):
             raise
         return "failed"
@@ -96,6 +96,18 @@ def train_run(run: Run, stop_event: threading.Event, dataset_path: str | None = 
     from studio.engine.train.launch import run_launched
 
     return run_launched(run, stop_event, dataset_path)
+
+
+def _record_failure(run: Run, exc: BaseException) -> None:
+    """Write the failure to the run folder; if even that fails (the disk is full), say it on
+    stderr rather than lose the job thread with the run still marked running."""
+    try:
+        run.update_status(state="failed", error=_failure_message(exc), ended_at=time.time(),
+                          traceback="log.txt")
+        run.log("FAILED\n" + traceback.format_exc())
+    except OSError as write_error:
+        print(f"run {run.id} failed ({_failure_message(exc)}) and its status could not be "
+              f"written: {write_error}", file=sys.stderr)
 
 
 def ensure_resumable(run: Run) -> None:
