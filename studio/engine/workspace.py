@@ -53,8 +53,14 @@ class Workspace:
                      for r in self.readable_roots())
         if inside and must_exist:
             raise PathError("path_not_found", path=str(user_path))
-        allowed = ", ".join(str(r) for r in self.readable_roots())
-        raise PathError("path_outside", path=str(user_path), allowed=allowed)
+        raise PathError("path_outside", path=str(user_path), allowed=self.allowed_names())
+
+    def allowed_names(self) -> str:
+        """The readable roots as a page may show them: by name, never as the server's absolute
+        paths (a refusal must not map the server's disk for whoever typed the path)."""
+        names = ["the workspace", "assets/", "presets/",
+                 *[f"{r.name}/ (allowed at launch)" for r in self.extra_roots]]
+        return ", ".join(names)
 
     def model_source(self, text: str) -> str:
         """A model a browser user named: the bundled id or a hub id as typed, a folder only
