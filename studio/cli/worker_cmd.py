@@ -21,11 +21,12 @@ def worker(args) -> int:
 
     from studio.engine.runs import Run
     from studio.engine.train.job import run_training
-    from studio.engine.train.ranks import QuietRun, StopFile, rank
+    from studio.engine.train.ranks import QuietRun, StopFile, leave_group, rank
 
     number = rank()
     run = Run(Path(args.run)) if number == 0 else QuietRun(Path(args.run), number)
     state = run_training(run, StopFile(run), args.dataset)
+    leave_group(finished=state != "failed")
     # A failed rank must exit non-zero: the launcher then ends the others, which would
     # otherwise wait for it in their next collective.
     return 1 if state == "failed" else 0

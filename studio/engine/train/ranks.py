@@ -46,6 +46,19 @@ def any_rank(flag: bool) -> bool:
     return bool(value.item())
 
 
+def leave_group(finished: bool) -> None:
+    """Leave the process group together: a rank that exits while another is still saving
+    tears the group down under it (gloo aborts the process). A failed rank just goes; the
+    launcher ends the others."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if finished:
+        dist.barrier()
+    dist.destroy_process_group()
+
+
 class StopFile(threading.Event):
     """Set by the parent's Stop (the file) or in-process (``set``)."""
 
