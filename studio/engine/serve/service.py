@@ -18,6 +18,7 @@ from pathlib import Path
 from studio.engine.chat.targets import Target, finished_runs, resolve_target
 from studio.engine.errors import ServeError, StudioError
 from studio.engine.models import resolve_model
+from studio.engine.runs import is_run_folder
 from studio.engine.serve.batcher import Batcher, Event, Sequence
 from studio.engine.serve.protocol import Ask
 
@@ -39,6 +40,7 @@ class ModelRegistry:
         self._source = resolve_model(base)
 
     def entries(self) -> list[ModelEntry]:
+        """The base first, then every finished run of it, newest first."""
         out = [ModelEntry(self.base_name, Target(model_id=self.base), 0, "base")]
         for run in finished_runs(self.runs) if self.runs is not None else []:
             entry = self._run_entry(run)
@@ -47,11 +49,18 @@ class ModelRegistry:
         return out
 
     def entry(self, name: str) -> ModelEntry:
-        found = next((e for e in self.entries() if e.name == name), None)
+        """The model a request names; only that run's folder is read (every request asks)."""
+        if name == self.base_name:
+            return self.entries()[0]
+        found = self._run_entry(self.runs.get(name)) if self._is_run(name) else None
         if found is None:
             names = ", ".join(e.name for e in self.entries())
             raise ServeError("serve_model_not_found", model=name, available=names)
         return found
+
+    def _is_run(self, name: str) -> bool:
+        return (self.runs is not None and Path(name).name == name
+                and is_run_folder(self.runs.root / name))
 
     def _run_entry(self, run) -> ModelEntry | None:
         try:

@@ -35,9 +35,14 @@ STOP_GRACE_S = 300  # a stopped group saves a checkpoint and the adapter first
 POLL_S = 0.5
 
 
+def processes_per_node(cfg: TrainConfig) -> int:
+    """Ranks on this node: one for an isolated run."""
+    return cfg.nproc_per_node if cfg.launch == "distributed" else 1
+
+
 def accelerate_config(cfg: TrainConfig, cuda: bool, port: int | None = None) -> dict:
     """The accelerate config file for ``cfg`` (``cuda``: whether GPUs are used)."""
-    nproc = cfg.nproc_per_node if cfg.launch == "distributed" else 1
+    nproc = processes_per_node(cfg)
     nodes = cfg.num_nodes if cfg.launch == "distributed" else 1
     out = {"compute_environment": "LOCAL_MACHINE", "distributed_type": "NO",
            "num_processes": nproc * nodes, "num_machines": nodes, "machine_rank": cfg.node_rank,
@@ -142,8 +147,8 @@ def run_launched(run: Run, stop_event: threading.Event, dataset_path: str | None
 
 def _child_env(cfg: TrainConfig) -> dict:
     env = dict(os.environ)
-    nproc = cfg.nproc_per_node if cfg.launch == "distributed" else 1
-    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    share = (os.cpu_count() or 1) // processes_per_node(cfg)
+    env.setdefault("OMP_NUM_THREADS", str(max(1, share)))
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

@@ -20,9 +20,10 @@ from studio.ui.deploy import actions as a
 def build(ctx, demo: gr.Blocks, page: gr.Tab) -> None:
     tr, c = ctx.tr, {}
     tr(gr.Markdown, texts={"value": "deploy.intro"}, elem_id="deploy-intro")
+    choices = a.model_choices(ctx)  # reads every run folder: once
     with gr.Row():
         c["pick"] = tr(gr.Dropdown, texts={"label": "deploy.model", "info": "deploy.model.help"},
-                       choices=a.model_choices(ctx), value=a.model_choices(ctx)[0][1],
+                       choices=choices, value=choices[0][1],
                        allow_custom_value=True, scale=4, elem_id="deploy-model")
         c["refresh"] = tr(gr.Button, texts={"value": "deploy.refresh"}, scale=1, min_width=100,
                           elem_id="deploy-refresh")
