@@ -57,7 +57,7 @@ MESSAGES = {
     # --- paths in the workspace
     "path_not_found": "File not found: {path}",
     "path_outside": "{path} is outside the workspace. Allowed folders: {allowed}",
-    "path_not_writable": "{path} is outside the workspace {root}",
+    "path_not_writable": "{path} is outside the workspace; name a path inside it",
     # --- runs and the device
     "run_not_found": "No run named '{run}' in {root}",
     "run_still_running": "Run {run} is still running: stop it before deleting it.",
@@ -322,6 +322,10 @@ MESSAGES = {
                           "vllm; the studio engine serves everywhere else.",
     "serve_vllm_needs_gpu": "vLLM serves on a CUDA GPU and none is visible here; use the "
                             "studio engine on this machine.",
+    # --- bad files (tests/reliability/test_bad_files.py)
+    # --- bad settings and run faults (tests/reliability/test_bad_settings.py, test_faults.py)
+    # --- chat, scoring and export faults (tests/reliability/test_chat_scoring.py)
+    # --- the app's own guard: hosts, tokens, uploads (tests/reliability/test_app_security.py)
 }
 
 

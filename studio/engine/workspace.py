@@ -3,11 +3,15 @@
 A browser user names files on the server (datasets, adapters, eval data). Every such path goes
 through ``Workspace.resolve`` so it cannot escape the workspace, the project's ``assets/`` or the
 extra read-only roots the operator allowed at launch (``--allow-path``). Runs and saved datasets
-live under the workspace root.
+live under the workspace root, a folder of its own (``~/fine-tune-studio`` unless the operator
+names another), so launching from a home folder never makes every file under it readable. The
+operator also decides which models may run their own Python code (``--trust-remote-code``); a
+browser can never turn that on.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,12 +20,19 @@ from studio.engine.models import BUNDLED_ID, HUB_ID
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 PRESETS = Path(__file__).resolve().parents[2] / "presets"
+ANY_MODEL = "*"  # --trust-remote-code '*': the operator trusts every model's code
+
+
+def default_root() -> Path:
+    """The workspace when none is named: ``$STUDIO_WORKSPACE`` or ``~/fine-tune-studio``."""
+    return Path(os.environ.get("STUDIO_WORKSPACE") or "~/fine-tune-studio").expanduser()
 
 
 @dataclass
 class Workspace:
     root: Path
     extra_roots: list[Path] = field(default_factory=list)
+    remote_code_models: frozenset[str] = frozenset()  # model ids the operator trusts
 
     def __post_init__(self):
         self.root = Path(self.root).expanduser().resolve()
@@ -62,6 +73,12 @@ class Workspace:
                  *[f"{r.name}/ (allowed at launch)" for r in self.extra_roots]]
         return ", ".join(names)
 
+    def trusts_remote_code(self, model: str) -> bool:
+        """Whether the operator allowed ``model`` to run the Python code it ships (a launch flag,
+        never a form field: a hub id typed into a page must not run code on the server)."""
+        model = (model or "").strip()
+        return ANY_MODEL in self.remote_code_models or model in self.remote_code_models
+
     def model_source(self, text: str) -> str:
         """A model a browser user named: the bundled id or a hub id as typed, a folder only
         inside the allowed roots (PathError otherwise)."""
@@ -79,5 +96,5 @@ class Workspace:
         """A path for writing: inside the workspace root only, never in assets or extra roots."""
         path = (self.root / Path(str(user_path).strip())).resolve()
         if not path.is_relative_to(self.root):
-            raise PathError("path_not_writable", path=str(user_path), root=str(self.root))
+            raise PathError("path_not_writable", path=str(user_path))
         return path
