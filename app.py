@@ -1,31 +1,47 @@
 """Launch Fine-Tune Studio in the browser: ``python app.py [--host ...] [--port ...]``.
 
 Binds to 127.0.0.1 unless told otherwise; sharing beyond this machine (``--share`` or a public
-``--host``) requires ``--auth USER:PASS``.
+``--host``) requires ``--auth USER:PASS``. Runs and datasets go to the workspace folder
+(``~/fine-tune-studio`` by default). Whether a model may run the Python code it ships is the
+operator's choice here (``--trust-remote-code MODEL``), never a field of the page.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import re
+import secrets
 import sys
 
 PUBLIC_HOSTS_NEED_AUTH = "Sharing the studio beyond this machine requires --auth USER:PASS."
+SIZE = re.compile(r"^[1-9]\d*(b|kb|mb|gb|tb)$")  # the form Gradio's max_file_size reads
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Fine-Tune Studio")
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--workspace", default=os.environ.get("STUDIO_WORKSPACE", "."),
-                   help="folder for runs and saved datasets (default: current folder)")
+    p.add_argument("--workspace", default=None,
+                   help="folder for runs, datasets and presets (default: $STUDIO_WORKSPACE "
+                        "or ~/fine-tune-studio)")
     p.add_argument("--runs-dir", default=None, help="run folders (default: WORKSPACE/runs)")
     p.add_argument("--allow-path", action="append", default=[], metavar="DIR",
                    help="an extra folder users may read data from (repeatable)")
     p.add_argument("--auth", default=None, metavar="USER:PASS", help="require this login")
     p.add_argument("--share", action="store_true", help="public Gradio link (needs --auth)")
+    p.add_argument("--token", action="store_true",
+                   help="ask every request for a token made at launch (the console prints the "
+                        "link that carries it); keeps other local users out")
+    p.add_argument("--max-upload", default="200mb", metavar="SIZE",
+                   help="largest file a browser may upload, e.g. 50mb or 2gb (default 200mb)")
+    p.add_argument("--trust-remote-code", action="append", default=[], metavar="MODEL",
+                   help="let this model id or folder run the Python code it ships ('*' = any "
+                        "model; repeatable). Off for every model otherwise.")
     args = p.parse_args(argv)
     user, _, password = (args.auth or "").partition(":")
+    args.max_upload = args.max_upload.strip().lower()
+    if not SIZE.match(args.max_upload):
+        p.error(f"--max-upload takes a size such as 50mb or 2gb, got {args.max_upload!r}")
     if args.auth is not None and not (user and password):
         p.error("--auth takes USER:PASS, both non-empty")
     if (args.share or args.host not in ("127.0.0.1", "localhost", "::1")) and not args.auth:
@@ -48,17 +64,22 @@ def prepare_bundled_model() -> None:
 def main(argv=None) -> None:
     args = parse_args(argv)
     prepare_bundled_model()
-    from studio.engine.workspace import Workspace
-    from studio.ui.app import build_app, launch_kwargs
+    from studio.engine.workspace import Workspace, default_root
+    from studio.ui.app import LaunchOptions, build_app, launch
     from studio.ui.context import StudioContext
 
-    workspace = Workspace(args.workspace, args.allow_path)
+    workspace = Workspace(args.workspace or default_root(), args.allow_path,
+                          frozenset(args.trust_remote_code))
+    workspace.root.mkdir(parents=True, exist_ok=True)
+    print(f"Workspace: {workspace.root}", flush=True)
     ctx = StudioContext.create(workspace, args.runs_dir)
-    demo = build_app(ctx)
-    auth = tuple(args.auth.split(":", 1)) if args.auth else None
-    demo.queue(default_concurrency_limit=4).launch(
-        server_name=args.host, server_port=args.port, auth=auth, share=args.share,
-        **launch_kwargs(ctx))
+    options = LaunchOptions(
+        host=args.host, port=args.port, share=args.share, max_upload=args.max_upload,
+        auth=tuple(args.auth.split(":", 1)) if args.auth else None,
+        token=secrets.token_urlsafe(24) if args.token else None)
+    if options.token:
+        print(f"Open http://{args.host}:{args.port}/?token={options.token}", flush=True)
+    launch(build_app(ctx), ctx, options)
 
 
 if __name__ == "__main__":

@@ -30,18 +30,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch_studio(workspace, runs_dir=None):
-    """Build and serve the studio on a free port; returns ``(demo, url)``. Close with
-    ``demo.close()``."""
-    from studio.ui.app import build_app, launch_kwargs
+def launch_studio(workspace, runs_dir=None, **options):
+    """Build and serve the studio on a free port, as app.py does (``options``: more
+    ``LaunchOptions``); returns ``(demo, url)``. Close with ``demo.close()``."""
+    from studio.ui.app import LaunchOptions, build_app, launch
     from studio.ui.context import StudioContext
 
     ctx = StudioContext.create(workspace, runs_dir)
     demo = build_app(ctx)
-    demo.queue(default_concurrency_limit=4)
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(),
-                            prevent_thread_lock=True, quiet=True, show_error=True,
-                            **launch_kwargs(ctx))
+    _, url, _ = launch(demo, ctx, LaunchOptions(port=free_port(), **options),
+                       prevent_thread_lock=True, quiet=True, show_error=True)
     demo.studio_ctx = ctx  # tests may inspect the context (shared components, store)
     return demo, url.rstrip("/") + "/"
 
