@@ -15,7 +15,7 @@ from pathlib import Path
 import gradio as gr
 from starlette.middleware import Middleware
 
-from studio.engine.serve.api import loopback_hosts
+from studio.engine.serve.hosts import loopback_hosts
 from studio.ui.chat import tab as chat_tab
 from studio.ui.context import StudioContext
 from studio.ui.data import tab as data_tab

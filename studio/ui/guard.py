@@ -17,6 +17,8 @@ from urllib.parse import parse_qs
 from starlette.datastructures import Headers
 from starlette.responses import PlainTextResponse, RedirectResponse
 
+from studio.engine.serve.hosts import refusal
+
 COOKIE = "studio_token"
 # Gradio calls this on itself once at launch, without the token; it only starts the queue and
 # does nothing when called again.
@@ -42,13 +44,11 @@ class PageGuard:
         return await refusal(scope, receive, send)
 
     def _host_refusal(self, headers: Headers):
-        if self.hosts is None:
-            return None
-        origin = headers.get("origin")
-        if origin and origin.split("://", 1)[-1] not in self.hosts:
+        kind = self.hosts and refusal(headers.get("host", ""), headers.get("origin"), self.hosts)
+        if kind == "origin":
             return PlainTextResponse("Refused: this studio does not answer requests from "
                                      "another site.", status_code=403)
-        if headers.get("host", "") not in self.hosts:
+        if kind == "host":
             return PlainTextResponse("Refused: this studio answers only on its own address "
                                      f"({sorted(self.hosts)[0]}).", status_code=403)
         return None

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 
 from studio.engine.errors import ServeError, StudioError
 from studio.engine.serve import protocol as p
+from studio.engine.serve.hosts import refusal
 from studio.engine.serve.service import ServeService
 
 STATUS = {"serve_api_key": 401, "serve_host": 403, "serve_model_not_found": 404}
@@ -70,7 +71,8 @@ def create_app(service: ServeService, api_key: str | None = None,
 def _guard(app: FastAPI, api_key: str | None, hosts: set[str] | None) -> None:
     @app.middleware("http")
     async def check_key(request: Request, call_next):
-        if hosts is not None and not _from_here(request, hosts):
+        if hosts is not None and refusal(request.headers.get("host", ""),
+                                         request.headers.get("origin"), hosts):
             return _error(ServeError("serve_host", host=request.headers.get("host", "")))
         if api_key and request.url.path.startswith("/v1"):
             header = request.headers.get("authorization", "")
@@ -78,17 +80,6 @@ def _guard(app: FastAPI, api_key: str | None, hosts: set[str] | None) -> None:
             if not hmac.compare_digest(given.encode(), api_key.encode()):
                 return _error(ServeError("serve_api_key"))
         return await call_next(request)
-
-
-def _from_here(request: Request, hosts: set[str]) -> bool:
-    origin = request.headers.get("origin")
-    if origin and origin.split("://", 1)[-1] not in hosts:
-        return False
-    return request.headers.get("host", "") in hosts
-
-
-def loopback_hosts(port: int) -> set[str]:
-    return {f"{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]")}
 
 
 def _errors(app: FastAPI) -> None:

@@ -84,7 +84,8 @@ class StudioServer:
     def start(self, timeout: float = 30) -> StudioServer:
         import uvicorn
 
-        from studio.engine.serve.api import create_app, loopback_hosts
+        from studio.engine.serve.api import create_app
+        from studio.engine.serve.hosts import loopback_hosts
 
         _check_port_free(self.options.host, self.options.port)
         hosts = loopback_hosts(self.options.port) if self.options.loopback else None
