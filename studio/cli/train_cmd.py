@@ -1,7 +1,8 @@
 """``studio train CONFIG [--set k=v ...]`` and ``studio resume RUN``: headless training.
 
-Runs the same job the Train tab starts, in the foreground, printing one progress line per logged
-step read back from the run folder, and ends with ``run: <run folder>`` so scripts can find it.
+Runs the same job the Train tab starts, after the same preflight, in the foreground, printing
+one progress line per logged step read back from the run folder, and ends with
+``run: <run folder>`` so scripts can find it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import threading
 from pathlib import Path
 
 from studio.engine.runs import Run, RunStore
-from studio.engine.train.config import check, load_yaml, with_overrides
+from studio.engine.train.config import load_yaml, with_overrides
+from studio.engine.train.preflight import check_ready
 from studio.engine.train.presets import find_preset
 from studio.engine.workspace import Workspace
 
@@ -43,7 +45,9 @@ def train(args) -> int:
         sets += ["launch=distributed", f"nproc_per_node={args.nproc}"]
     if args.strategy:
         sets.append(f"strategy={args.strategy}")
-    cfg = check(with_overrides(load_yaml(config), sets))
+    # The same preflight as the Train tab's Start: a run that cannot start (a missing model, a
+    # max_length past the model's limit, unreadable data, too little memory) leaves no folder.
+    cfg = check_ready(with_overrides(load_yaml(config), sets))
     run = RunStore(args.runs_dir).create(cfg, label=Path(config).stem)
     return _follow(run)
 

@@ -323,8 +323,86 @@ MESSAGES = {
     "serve_vllm_needs_gpu": "vLLM serves on a CUDA GPU and none is visible here; use the "
                             "studio engine on this machine.",
     # --- bad files (tests/reliability/test_bad_files.py)
+    "data_is_folder": "{path} is a folder, not a file: pick a data file inside it",
+    "data_too_big": "{path} is {size}, more than the {limit} the Data tab reads; split it into "
+                    "smaller files, or pick it in the Train tab, which reads files of any size",
+    "data_rows_full": "this dataset already has {limit} rows, the most one browser session "
+                      "keeps; save it and add more rows to another dataset",
+    "data_binary": "{path}: binary data, not text (a NUL byte at byte {offset}); is it really "
+                   "a data file?",
+    "data_not_utf8": "{path}: not UTF-8 text: byte {byte} on line {line} (byte {offset}) is "
+                     "not UTF-8; save the file as UTF-8 and load it again",
+    "data_bom_encoding": "{path}: starts with a {encoding} byte-order mark but is not valid "
+                         "{encoding} at byte {offset}",
+    "data_nul": "{path}: line {line}, column {column} holds a NUL byte: the file is damaged or "
+                "not text",
+    "data_json_not_list": "{path}: the JSON is a single {got}, not a list of rows",
+    "data_too_deep": "{path}: row {row} is nested more than {limit} levels deep; no training "
+                     "row needs that",
+    "data_too_deep_line": "{path}: line {line} is nested more than {limit} levels deep; no "
+                          "training row needs that",
+    "data_too_deep_file": "{path}: the JSON is nested more than {limit} levels deep; no "
+                          "training data needs that",
+    "data_csv_quote": "{path}: the quoted CSV field that starts on line {line} is never closed "
+                      "(a \" is missing)",
+    "data_csv_fields": "{path}: line {line} has {got} fields but the header has {expected} "
+                       "(an unquoted comma?)",
+    "data_csv": "{path}: the CSV cannot be read at line {line}: {detail}",
+    "data_hub_not_found": "hub dataset '{dataset}' was not found: check the id, or log in "
+                          "(huggingface-cli login) if it is private or gated",
+    "data_hub_unreachable": "hub dataset '{dataset}': the Hugging Face Hub cannot be reached "
+                            "({detail}); check the connection, or download the dataset and "
+                            "load its file",
+    "data_name_taken": "{name} already exists (name taken); choose another name",
+    "row_other_format": "the row is in {got} format but the file reads as {fmt}: one file "
+                        "must hold one format",
     # --- bad settings and run faults (tests/reliability/test_bad_settings.py, test_faults.py)
+    "eval_steps_without_val": "{field} {got} asks for an eval loss every {got} steps, but "
+                              "val_fraction is 0 so no rows are held out; set val_fraction "
+                              "above 0 or eval_steps to 0",
+    "val_too_few_rows": "{field} {got} holds rows out to measure eval loss, but the data has "
+                        "only {rows} usable row(s): at least 2 are needed; set val_fraction to "
+                        "0 or add rows",
+    "model_max_length": "{field} {got} is above the limit of model '{model}': {limit} tokens "
+                        "(its max_position_embeddings); use {limit} or less",
+    "model_too_few_layers": "{field} {got} is more than the {layers} layers model '{model}' has",
+    "model_hub_unreachable": "Model '{model}' is not a folder here nor in the download cache, "
+                             "and the Hugging Face Hub cannot be reached from this machine; pick "
+                             "the bundled model or a model folder",
+    "model_not_on_hub": "Model '{model}' is not a folder here and the Hugging Face Hub has no "
+                        "model of that id; check the spelling (a private model needs a login)",
+    "run_memory": "{field} {got} with max_length {length} needs about {need} GB to train (an "
+                  "estimate) but this machine has {have} GB of {device} memory; lower "
+                  "batch_size or max_length (raise gradient_accumulation to keep the same "
+                  "effective batch)",
+    "disk_full": "The disk holding the run folder is full, so the run could not save its "
+                 "progress. Free some space, then Resume continues from the last complete "
+                 "checkpoint.",
+    "run_crashed": "Training stopped with an error: {detail}. The full report is in the run "
+                   "folder's log.txt.",
     # --- chat, scoring and export faults (tests/reliability/test_chat_scoring.py)
+    "chat_failed": "The answer stopped on an error: {detail}. The chat is ready: send again, or "
+                   "pick another model.",
+    "chat_prompt_too_long": "The conversation is {tokens} tokens long, but this model reads at "
+                            "most {limit} tokens, answer included. Shorten the message, or "
+                            "press Clear to start a new conversation.",
+    "chat_tokenizer_unreadable": "The tokenizer saved with {tuned} cannot be read: {detail}",
+    "adapter_base_outside": "The adapter '{adapter}' names a base model that cannot be loaded "
+                            "from here: {reason}. Pick a base model inside the workspace (or a "
+                            "hub id) and set it as base_model_name_or_path in adapter_config.json.",
+    "adapter_no_weights": "The adapter '{adapter}' has no adapter_model.safetensors: its files "
+                          "are incomplete or were deleted. Train or export it again.",
+    "adapter_pickle_weights": "The adapter '{adapter}' holds its weights only as {file}, a "
+                              "pickle file that can run code when loaded; the studio loads "
+                              "safetensors only. Save it again with safe_serialization=True.",
+    "adapter_weights_unreadable": "The adapter weights of '{adapter}' cannot be read ({detail}): "
+                                  "the file is damaged or incomplete. Train or export it again.",
+    "model_pickle_only": "{path} holds its weights only as {file}, a pickle file that can run "
+                         "code when loaded; the studio loads safetensors only. Convert the "
+                         "weights to model.safetensors first.",
+    "scoring_partial": "Stopped after {done} of {total} questions: the scores shown are partial, "
+                       "not final.",
+    "scoring_partial_label": "{label} (partial)",
     # --- the app's own guard: hosts, tokens, uploads (tests/reliability/test_app_security.py)
 }
 

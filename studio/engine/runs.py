@@ -5,7 +5,9 @@ A run folder holds ``config.yaml``, ``status.json``, ``metrics.jsonl``, ``sample
 it; the UI, the CLI and the tests only read it, so a closed browser tab never changes a run and a
 restarted server finds every run where it left it. Runs left ``running`` by a process that has
 died are marked ``interrupted`` on start-up and can be resumed. ``RunStore.resolve`` is the one
-place that decides whether a name is a run id or a run folder's path.
+place that decides whether a name is a run id or a run folder's path. ``page_log_tail`` and
+``page_text`` are what a web page may show of a run: the log's own lines without tracebacks, and
+no server paths (``log.txt`` on disk keeps everything for the operator).
 """
 
 from __future__ import annotations
@@ -27,6 +29,13 @@ STATES = ("queued", "running", "completed", "stopped", "failed", "interrupted")
 ACTIVE = ("queued", "running")
 FINISHED_WITH_WEIGHTS = ("completed", "stopped")
 RESUMABLE = ("stopped", "interrupted", "failed")
+# Kept free in a training run's folder and given back when the job fails: a disk that filled up
+# mid-checkpoint must still take the status that says so, or the run would look stuck running.
+RESERVE_BYTES = 64 * 1024
+RESERVE_FILE = ".reserve"
+_LOG_ENTRY = re.compile(r"^\[\d\d:\d\d:\d\d\] ")  # the stamp Run.log puts on every entry
+# An absolute path: a slash that does not continue a word, a number ("3/12") or a URL.
+_ABS_PATH = re.compile(r"(?<![\w.~:/-])/[^\s'\"`<>|,;:()\[\]{}]+")
 
 
 def is_run_folder(path: str | Path) -> bool:
@@ -40,6 +49,23 @@ def run_of(folder: str | Path) -> Run | None:
         if is_run_folder(candidate):
             return Run(candidate)
     return None
+
+
+def page_text(text: str, run: Run | None = None) -> str:
+    """``text`` as a web page may show it: a path inside the run folder as ``<run id>/...``,
+    any other absolute path by its last part only, so a page never maps the server's disk."""
+    if not text:
+        return text or ""
+    if run is not None:
+        text = text.replace(str(run.path), run.id)
+
+    def short(match: re.Match) -> str:
+        path = match.group(0)
+        tail = len(path) - len(path.rstrip("."))  # a sentence's full stop is not the path's
+        name = path[: len(path) - tail].rstrip("/").rsplit("/", 1)[-1]
+        return f"…/{name}" + path[len(path) - tail:] if name else path
+
+    return _ABS_PATH.sub(short, text)
 
 
 def _complete_checkpoint(folder: Path) -> bool:
@@ -141,6 +167,16 @@ class Run:
             return ""
         return "\n".join(self.log_path.read_text(encoding="utf-8").splitlines()[-lines:])
 
+    def page_log_tail(self, lines: int = 40) -> str:
+        """The log as a page shows it: each entry's own line (a traceback continues an entry on
+        lines of its own, kept on disk for the operator), with no server paths."""
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        entries = [line for line in text.splitlines() if _LOG_ENTRY.match(line)]
+        return page_text("\n".join(entries[-lines:]), self)
+
     def last_checkpoint(self) -> Path | None:
         """The newest *complete* checkpoint. The trainer writes ``trainer_state.json`` last, so
         a folder without a readable one was cut short (a crash or a full disk mid-save) and
@@ -177,6 +213,31 @@ class Run:
             kept = [r for r in rows if r.get("step", 0) <= last_step]
             if len(kept) != len(rows):
                 write_jsonl(path, kept, replace=True)
+
+    def reserve_space(self) -> None:
+        """Set ``RESERVE_BYTES`` aside for the end of the job (real bytes: a sparse file would
+        hold nothing back)."""
+        try:
+            (self.path / RESERVE_FILE).write_bytes(b"\0" * RESERVE_BYTES)
+        except OSError:
+            self.release_space()  # a disk already full: nothing to set aside
+
+    def release_space(self) -> None:
+        (self.path / RESERVE_FILE).unlink(missing_ok=True)
+
+    def drop_incomplete_checkpoints(self) -> list[str]:
+        """Delete the newest checkpoint folder if a failed job left it half-written (resume
+        skips it anyway); on a full disk this is the space the failure took. Older folders are
+        never touched. Only call it with no job running."""
+        if not self.checkpoints_dir.exists():
+            return []
+        folders = [p for p in self.checkpoints_dir.glob("checkpoint-*")
+                   if p.is_dir() and p.name.split("-")[-1].isdigit()]
+        newest = max(folders, key=lambda p: int(p.name.split("-")[-1]), default=None)
+        if newest is None or _complete_checkpoint(newest):
+            return []
+        shutil.rmtree(newest, ignore_errors=True)
+        return [newest.name]
 
     def log(self, message: str) -> None:
         stamp = datetime.now().strftime("%H:%M:%S")

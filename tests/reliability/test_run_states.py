@@ -30,7 +30,7 @@ def test_a_full_disk_before_training_fails_the_run_with_the_reason(tmp_path, tin
     monkeypatch.setattr(Run, "clear_progress", disk_full)
     assert run_training(run) == "failed"
     status = run.status()
-    assert status["state"] == "failed" and "No space left on device" in status["error"]
+    assert status["state"] == "failed" and "disk holding the run folder is full" in status["error"]
 
 
 def test_a_disk_too_full_for_the_status_still_ends_the_job(tmp_path, tiny_config, monkeypatch,

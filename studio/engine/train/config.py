@@ -23,10 +23,15 @@ from studio.engine.errors import ConfigError, Reason
 GROUPS = ("model", "data", "method", "lora", "training", "launch", "advanced")
 
 
-def _f(default, help, group, *, min=None, max=None, choices=None, min_exclusive=False):
-    """A dataclass field with the metadata the form, the CLI and validation read."""
+def _f(default, help, group, *, min=None, max=None, choices=None, min_exclusive=False,
+       operator=False):
+    """A dataclass field with the metadata the form, the CLI and validation read.
+
+    ``operator`` marks a field only the person running the server may set (a launch flag, the
+    CLI, a config file): the Train form neither shows nor accepts it.
+    """
     meta = {"help": help, "group": group, "min": min, "max": max, "choices": choices,
-            "min_exclusive": min_exclusive}
+            "min_exclusive": min_exclusive, "operator": operator}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -38,7 +43,9 @@ class TrainConfig:
     model: str = _f("smollm2-135m-instruct",
                     "Model to fine-tune: the bundled model, a local folder or a hub id.", "model")
     trust_remote_code: bool = _f(False, "Run Python code shipped with the model. Only for "
-                                 "models you trust.", "model")
+                                 "models you trust; in the studio the operator decides "
+                                 "(--trust-remote-code MODEL at launch).", "model",
+                                 operator=True)
     # --- data
     dataset: str = _f("assets/identity.json", "Training data: a json, jsonl, csv, parquet, txt or "
                       "md file in the workspace, or a hub dataset id.", "data")
@@ -140,6 +147,7 @@ class TrainConfig:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+OPERATOR_FIELDS = tuple(name for name, f in FIELDS.items() if f.metadata["operator"])
 
 
 def field_type(name: str) -> type:
@@ -205,6 +213,9 @@ def validate(cfg: TrainConfig) -> list[Reason]:
             errors.append(Reason("field_empty", {"field": name}))
     if cfg.method == "dpo" and cfg.packing == "on":
         errors.append(Reason("packing_with_dpo", {"field": "packing"}))
+    if cfg.eval_steps and not cfg.val_fraction:  # TRL would skip eval without a word
+        errors.append(Reason("eval_steps_without_val", {"field": "eval_steps",
+                                                        "got": cfg.eval_steps}))
     if cfg.finetuning_type == "qlora":
         errors.extend(_qlora_problems())
     if cfg.launch == "distributed":

@@ -10,7 +10,9 @@ thread, so a web page can start, stop and resume runs without ever blocking or d
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import sys
 import threading
 import time
@@ -22,6 +24,11 @@ from studio.engine.device import Device
 from studio.engine.errors import USER_ERRORS, Reason, RunStateError
 from studio.engine.runs import RESUMABLE, Run, RunStore, process_started
 from studio.engine.train.config import TrainConfig, check
+from studio.engine.train.preflight import check_ready
+
+# Less free space than this beside a failed run means the disk filled up (a checkpoint is
+# megabytes at least; what is left after a failed write is the tail of one page).
+FULL_DISK_BYTES = 1024 * 1024
 
 
 def _method(name: str):
@@ -49,12 +56,30 @@ def save_final(cfg: TrainConfig, run: Run, trainer, tokenizer) -> None:
     run.log(f"saved {target.name}/ to {target}")
 
 
-def _failure_message(exc: BaseException) -> str:
+def _failure_message(exc: BaseException, run: Run | None = None) -> str:
     if isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower():
         return str(Reason("out_of_memory"))
+    if run is not None and _disk_full(exc, run):
+        return str(Reason("disk_full"))
     if isinstance(exc, USER_ERRORS):
         return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+    return str(Reason("run_crashed", {"detail": f"{type(exc).__name__}: {exc}"}))
+
+
+def _disk_full(exc: BaseException, run: Run) -> bool:
+    """Whether ``exc`` came from a full disk: ENOSPC somewhere in its chain, or (torch.save and
+    safetensors report a failed write in words of their own) almost no space left beside it."""
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return True
+        if "no space left" in str(seen).lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    try:
+        return shutil.disk_usage(run.path).free < FULL_DISK_BYTES
+    except OSError:
+        return False
 
 
 def run_training(run: Run, stop_event: threading.Event | None = None,
@@ -72,6 +97,7 @@ def run_training(run: Run, stop_event: threading.Event | None = None,
         run.update_status(state="running", pid=os.getpid(), pid_started=process_started(),
                           started_at=run.status().get("started_at") or time.time(),
                           ended_at=None, error=None)
+        run.reserve_space()
         cfg = check(run.config())
         trained = _method(cfg.method)(cfg, run, stop_event, dataset_path or cfg.dataset,
                                       resume_from)
@@ -83,6 +109,7 @@ def run_training(run: Run, stop_event: threading.Event | None = None,
         if not isinstance(exc, Exception):
             raise
         return "failed"
+    run.release_space()
     run.update_status(state=state, ended_at=time.time())
     run.log(f"run {state}")
     return state
@@ -99,15 +126,26 @@ def train_run(run: Run, stop_event: threading.Event, dataset_path: str | None = 
 
 
 def _record_failure(run: Run, exc: BaseException) -> None:
-    """Write the failure to the run folder; if even that fails (the disk is full), say it on
-    stderr rather than lose the job thread with the run still marked running."""
+    """Write the failure to the run folder: the message in ``status.json`` and on the log's
+    line (what pages show), the traceback under it in ``log.txt`` (for the operator). A full
+    disk first gets back the run's reserve and the half-written checkpoint; if even then the
+    status cannot be written, say it on stderr rather than lose the job thread."""
+    message = _failure_message(exc, run)
+    run.release_space()
+    dropped = run.drop_incomplete_checkpoints() if message == str(Reason("disk_full")) else []
     try:
-        run.update_status(state="failed", error=_failure_message(exc), ended_at=time.time(),
+        run.update_status(state="failed", error=message, ended_at=time.time(),
                           traceback="log.txt")
-        run.log("FAILED\n" + traceback.format_exc())
     except OSError as write_error:
-        print(f"run {run.id} failed ({_failure_message(exc)}) and its status could not be "
-              f"written: {write_error}", file=sys.stderr)
+        print(f"run {run.id} failed ({message}) and its status could not be written: "
+              f"{write_error}", file=sys.stderr)
+        return
+    try:  # the status is what matters; the log is best effort on a full disk
+        if dropped:
+            run.log(f"removed half-written {', '.join(dropped)}")
+        run.log(f"FAILED: {message}\n" + traceback.format_exc().rstrip())
+    except OSError:
+        pass
 
 
 def ensure_resumable(run: Run) -> None:
@@ -149,7 +187,9 @@ class JobManager:
         return job.run if job else None
 
     def start(self, cfg: TrainConfig, dataset_path: str | None = None) -> Run:
-        check(cfg)
+        # Model, data and memory are judged before the run folder exists: a run that cannot
+        # start must not fill the Runs list with failures that never trained.
+        check_ready(cfg, dataset_path)
         job = TrainingJob(dataset_path)
 
         def create_run():

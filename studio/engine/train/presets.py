@@ -4,12 +4,15 @@ A preset is a YAML file whose leading comment says what it is for, how long it t
 tweak. The studio's own live in the project's ``presets/`` folder and are never changed; the
 user's own are written to ``<workspace>/presets`` (the Train tab's "Save as preset"). The Train
 tab and ``studio train`` both find presets here, by path or by name, so a preset saved in the
-browser trains from a shell as ``studio train my-preset``.
+browser trains from a shell as ``studio train my-preset``. Saving never replaces a file: the
+name is claimed in one step, so of two pages saving one name at once, one is told it is taken.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -63,9 +66,30 @@ def save_preset(workspace: Workspace, name: str, cfg: TrainConfig, note: str = "
     if not slug:
         raise ConfigError("preset_name")
     target = user_presets_dir(workspace) / f"{slug}.yaml"
-    if target.exists() or (PRESETS / target.name).exists():
+    if (PRESETS / target.name).exists():
         raise ConfigError("preset_exists", name=slug)
     target.parent.mkdir(parents=True, exist_ok=True)
     header = note.strip() or f"Saved from the Train tab on {datetime.now():%Y-%m-%d %H:%M}."
-    target.write_text(dump_yaml(cfg, header), encoding="utf-8")
+    _publish_new(target, dump_yaml(cfg, header), slug)
     return target
+
+
+def _publish_new(target: Path, text: str, name: str) -> None:
+    """Write ``target`` whole, only if no file has that name: two pages saving one name at once
+    get one preset and one "name taken", never one file overwritten by the other or read half
+    written. The text goes to a private file first; a hard link then claims the name, which the
+    system does for one caller only."""
+    draft = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        draft.write_text(text, encoding="utf-8")
+        try:
+            os.link(draft, target)
+        except FileExistsError:
+            raise
+        except OSError:  # a file system without hard links: exclusive create, then write
+            with open(target, "x", encoding="utf-8") as fh:
+                fh.write(text)
+    except FileExistsError:
+        raise ConfigError("preset_exists", name=name) from None
+    finally:
+        draft.unlink(missing_ok=True)

@@ -102,3 +102,14 @@ class QuietRun(Run):
 
     def trim_progress(self, last_step: int) -> None:
         pass
+
+    # Rank 0 keeps the folder's reserve and clears half-written checkpoints: another rank
+    # deleting one could race rank 0 still writing it.
+    def reserve_space(self) -> None:
+        pass
+
+    def release_space(self) -> None:
+        pass
+
+    def drop_incomplete_checkpoints(self) -> list[str]:
+        return []

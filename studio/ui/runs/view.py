@@ -65,7 +65,7 @@ def _size(n: int) -> str:
 
 def files_markdown(tr, lang: str, run) -> str:
     """The run folder's top-level entries with sizes; folders summarized by file count."""
-    lines = [f"`{run.path}`", ""]
+    lines = [f"`{run.id}/`", ""]  # by its id: a page never shows where the server keeps it
     for entry in sorted(run.path.iterdir()):
         try:  # files come and go while a run trains (atomic writes, checkpoint rotation)
             if entry.is_dir():
@@ -73,7 +73,7 @@ def files_markdown(tr, lang: str, run) -> str:
                 size = sum(p.stat().st_size for p in files)
                 lines.append(f"- `{entry.name}/` · "
                              f"{tr.t('runs.files.count', lang, n=len(files))} · {_size(size)}")
-            elif not entry.name.endswith(".tmp"):
+            elif not entry.name.endswith(".tmp") and not entry.name.startswith("."):
                 lines.append(f"- `{entry.name}` · {_size(entry.stat().st_size)}")
         except OSError:
             continue

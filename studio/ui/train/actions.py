@@ -15,6 +15,7 @@ from pathlib import Path
 
 from studio.engine.data.store import resolve_source
 from studio.engine.errors import USER_ERRORS, ConfigError, Reason, reason_of
+from studio.engine.train import preflight
 from studio.engine.train.config import FIELDS, TrainConfig, dump_yaml, load_yaml, to_dict, validate
 from studio.engine.workspace import Workspace
 from studio.ui.charts import fmt_seconds
@@ -46,9 +47,9 @@ def dataset_path(workspace: Workspace, cfg: TrainConfig) -> str:
     return resolve_source(workspace, cfg.dataset)
 
 
-def problems(workspace: Workspace, cfg: TrainConfig) -> list[Reason]:
-    """Every reason the form cannot start: validate() plus a dataset or model not found."""
-    errors = validate(cfg)
+def workspace_problems(workspace: Workspace, cfg: TrainConfig) -> list[Reason]:
+    """A dataset or model the browser user named that is not in the workspace (or the hub)."""
+    errors = []
     for name, find in (("dataset", lambda: dataset_path(workspace, cfg)),
                        ("model", lambda: workspace.model_source(cfg.model))):
         try:
@@ -56,6 +57,15 @@ def problems(workspace: Workspace, cfg: TrainConfig) -> list[Reason]:
         except USER_ERRORS as exc:
             errors.append(Reason("field_problem", {"field": name, "reason": reason_of(exc)}))
     return errors
+
+
+def problems(workspace: Workspace, cfg: TrainConfig, deep: bool = True) -> list[Reason]:
+    """Every reason the form cannot start: the fields, the workspace's rules, then (``deep``)
+    the preflight's look at the model, the data and the memory."""
+    errors = workspace_problems(workspace, cfg)
+    if errors or not deep:
+        return validate(cfg) + errors
+    return preflight.problems(cfg, dataset_path(workspace, cfg))
 
 
 def estimate_text(tr, lang: str, est: dict) -> str:

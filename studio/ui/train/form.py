@@ -3,7 +3,9 @@
 Each field's type and metadata pick its component (checkbox, radio, dropdown, number with its
 range, a multi-line box for lists); label and help text come from the translation table, whose
 English help is the dataclass's own. ``FORM_FIELDS`` fixes the order in which handlers receive
-and return values, so ``values_to_config`` and ``config_to_values`` are exact inverses.
+and return values, so ``values_to_config`` and ``config_to_values`` are exact inverses. Fields
+marked ``operator`` (running the model's own code) are not in the form at all, so no request to
+the page's API can set them: the handlers fill them from the operator's launch flags.
 """
 
 from __future__ import annotations
@@ -12,9 +14,15 @@ import gradio as gr
 
 from studio.engine.errors import ConfigError, Reason
 from studio.engine.models import known_models
-from studio.engine.train.config import FIELDS, TrainConfig, field_type, from_dict
+from studio.engine.train.config import (
+    FIELDS,
+    OPERATOR_FIELDS,
+    TrainConfig,
+    field_type,
+    from_dict,
+)
 
-FORM_FIELDS = list(FIELDS)
+FORM_FIELDS = [name for name in FIELDS if name not in OPERATOR_FIELDS]
 RADIO_FIELDS = ("method", "finetuning_type")
 WIDE_FIELDS = ("model", "dataset", "system_prompt", "probe_prompts", "lora_target")
 OPEN_GROUPS = ("model", "data", "method", "lora", "training")

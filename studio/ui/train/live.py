@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from studio.engine.runs import ACTIVE
+from studio.engine.runs import ACTIVE, page_text
 from studio.ui import charts
 
 PLOTS = (("loss", "train.chart.loss"), ("lr", "train.chart.lr"),
@@ -85,6 +85,9 @@ def snapshot(ctx, run_id: str, lang: str, seen: tuple = EMPTY) -> tuple[list, bo
     new_samples = now[2] != seen[2] or now[0] != seen[0] or now[3] != seen[3]
     table = (charts.samples_frame(samples, tr.t("train.samples.step", lang)) if new_samples
              else gr.skip())
+    # The page shows the user's message and the log's own lines, never a traceback or a server
+    # path (log.txt keeps both for the operator).
+    status = {**status, "error": page_text(status.get("error") or "", run) or None}
     values = [header, charts.progress_html(status, status_texts(tr, lang, state)), *plots, table,
-              run.log_tail(40)]
+              run.page_log_tail(40)]
     return values, state in ACTIVE, now

@@ -1,11 +1,13 @@
 """The Train tab: presets, the generated form, checks and estimate, Start/Stop/Resume, live view.
 
-The form is built from ``TrainConfig`` (``form``); Start turns it into a config, checks it
-and hands it to the ``JobManager``, which trains on a worker thread. From then on the page only
-reads the run folder: a ``gr.Timer`` polls it every two seconds while a run is active, and on page
-load the tab picks up the active (or latest) run, so a reopened tab or a second browser sees the
-same live run. ``build`` returns ``TrainHandles`` (the form, the watched run and its poll) for
-the Runs tab, which clones runs into the form and hands resumed runs to this live view.
+The form is built from ``TrainConfig`` (``form``); Start turns it into a config (``form_config``,
+the one place the operator's own settings are filled in), checks it and hands it to the
+``JobManager``, which judges model, data and memory before any run folder exists, then trains on
+a worker thread. From then on the page only reads the run folder: a ``gr.Timer`` polls it every
+two seconds while a run is active, and on page load the tab picks up the active (or latest) run,
+so a reopened tab or a second browser sees the same live run. ``build`` returns ``TrainHandles``
+(the form, the watched run and its poll) for the Runs tab, which clones runs into the form and
+hands resumed runs to this live view.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import gradio as gr
 
 from studio.engine.data.store import list_datasets
 from studio.engine.errors import USER_ERRORS
+from studio.engine.runs import page_text
 from studio.engine.train import presets
-from studio.engine.train.config import load_yaml
+from studio.engine.train.config import TrainConfig, load_yaml
 from studio.engine.train.estimate import estimate
 from studio.ui.data.tab import DataHandles
 from studio.ui.train import actions as act
@@ -113,6 +116,14 @@ def _build_save(ctx) -> dict:
 
 
 # ------------------------------------------------------------------------------- handlers
+def form_config(ctx, values) -> TrainConfig:
+    """The form's values as a config, with what only the operator decides filled in: whether the
+    model may run its own code comes from the launch flag, never from a request."""
+    cfg = tf.values_to_config(values)
+    cfg.trust_remote_code = ctx.workspace.trusts_remote_code(cfg.model)
+    return cfg
+
+
 def _handlers(ctx):
     tr = ctx.tr
     n = len(tf.FORM_FIELDS)
@@ -135,7 +146,7 @@ def _handlers(ctx):
     def check(*args):
         *values, lang = args
         try:
-            cfg = tf.values_to_config(values)
+            cfg = form_config(ctx, values)
             errors = act.problems(ctx.workspace, cfg)
             if errors:
                 return act.format_errors(tr, lang, errors), ""
@@ -143,15 +154,15 @@ def _handlers(ctx):
         except USER_ERRORS as exc:
             return act.user_error(tr, lang, exc), ""
         except Exception as exc:  # an estimate must never take the page down
-            return f"⚠ {tr.t('train.msg.no_estimate', lang)}: {exc}", ""
+            return f"⚠ {tr.t('train.msg.no_estimate', lang)}: {page_text(str(exc))}", ""
         return f"✓ {tr.t('train.msg.ready', lang)}", act.estimate_text(tr, lang, est)
 
     def start(*args):
         *values, lang = args
         keep = (gr.skip(), gr.skip(), gr.skip())
         try:
-            cfg = tf.values_to_config(values)
-            errors = act.problems(ctx.workspace, cfg)
+            cfg = form_config(ctx, values)
+            errors = act.problems(ctx.workspace, cfg, deep=False)  # the job manager looks deeper
             if errors:
                 return act.format_errors(tr, lang, errors), *keep
             run = ctx.jobs.start(cfg, act.dataset_path(ctx.workspace, cfg))
@@ -191,18 +202,19 @@ def _handlers(ctx):
         except USER_ERRORS:
             preset = None  # a typed name that is not a preset: show the plain command
         try:
-            return act.headless(tf.values_to_config(values), preset)
+            return act.headless(form_config(ctx, values), preset)
         except USER_ERRORS as exc:
             return f"# {tr.error(exc)}", gr.skip()
 
     def save_preset(name, note, *args):
         *values, lang = args
         try:
-            saved = presets.save_preset(ctx.workspace, name, tf.values_to_config(values), note)
+            saved = presets.save_preset(ctx.workspace, name, form_config(ctx, values), note)
         except USER_ERRORS as exc:
             return act.user_error(tr, lang, exc), gr.skip()
         choices = presets.list_presets(ctx.workspace)
-        return (tr.t("train.msg.preset_saved", lang, path=str(saved)),
+        shown = saved.relative_to(ctx.workspace.root)  # where in the workspace, not the disk
+        return (tr.t("train.msg.preset_saved", lang, path=str(shown)),
                 gr.update(choices=choices, value=str(saved)))
 
     return {k: v for k, v in locals().items() if callable(v) and not k.startswith("_")}
