@@ -26,11 +26,16 @@ def _tmp(path: Path) -> Path:
 
 
 def write_atomic(path: str | Path, text: str) -> None:
-    """Replace ``path`` with ``text`` in one step."""
+    """Replace ``path`` with ``text`` in one step; on failure (a full disk) the old file stays
+    and no half-written temporary is left beside it."""
     path = Path(path)
     tmp = _tmp(path)
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_json(path: str | Path, data, **dump_kwargs) -> None:

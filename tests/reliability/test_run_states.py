@@ -58,3 +58,24 @@ def test_a_reused_pid_does_not_keep_a_dead_run_alive(tmp_path, tiny_config):
     finally:
         other.kill()
         other.wait()
+
+
+def test_a_status_write_on_a_full_disk_keeps_the_old_status_and_no_temporary(tmp_path,
+                                                                             tiny_config,
+                                                                             monkeypatch):
+    from pathlib import Path
+
+    run = RunStore(tmp_path / "runs").create(tiny_config)
+    before = run.status()
+    real_write = Path.write_text
+
+    def half_written(self, text, *args, **kwargs):  # the disk fills in the middle of a write
+        real_write(self, text[: len(text) // 2], *args, **kwargs)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", half_written)
+    with pytest.raises(OSError):
+        run.update_status(state="running", step=3)
+    monkeypatch.undo()
+    assert run.status() == before
+    assert sorted(p.name for p in run.path.iterdir() if ".tmp" in p.name) == []
