@@ -67,9 +67,9 @@ def test_a_file_that_is_not_utf8_is_a_coded_error_naming_it(tmp_path):
     path.write_bytes("Caf\u00e9 au lait".encode("latin-1"))
     with pytest.raises(DataError) as info:
         read_rows(path)
-    assert info.value.reason.code == "data_text_encoding"
-    assert str(info.value) == (f"{path}: not UTF-8 text (the byte at offset 3 cannot be "
-                               "decoded); save the file as UTF-8 and load it again")
+    assert info.value.reason.code == "data_not_utf8"
+    assert str(info.value) == (f"{path}: not UTF-8 text: byte 0xE9 on line 1 (byte 3) is not "
+                               "UTF-8; save the file as UTF-8 and load it again")
 
 
 @pytest.mark.parametrize("content", ["", "\n\n  \n\t\n", "\ufeff"])

@@ -264,8 +264,8 @@ def read_entry(source, reader: Reader, split: str = "train", **kwargs) -> list[d
     """The rows of entry ``source``, renamed into the studio's shapes.
 
     ``reader`` reads a plain file or hub id (``read.read_rows``, which calls this); ``split``
-    is used for a hub entry that names none; ``kwargs`` (``text_split``) go to ``reader`` for
-    files.
+    is used for a hub entry that names none; ``kwargs`` (``text_split`` and the Data tab's
+    ``limit`` / ``max_bytes``) go to ``reader`` for files, ``limit`` for a hub entry too.
     """
     parts = split_source(source)
     if parts is None or not parts[1]:
@@ -285,7 +285,7 @@ def _read_parts(entry: Entry, reader: Reader, split: str,
                 kwargs: dict) -> list[tuple[str, list[dict]]]:
     """(label, raw rows) for the entry's file, each file of its folder, or its hub dataset."""
     if entry.hub:
-        return [(entry.label, _read_hub(entry, reader, split))]
+        return [(entry.label, _read_hub(entry, reader, split, kwargs))]
     path = _source_path(entry.info_path, entry.name, entry.spec)
     if path.is_file():
         return [(entry.label, reader(str(path), **kwargs))]
@@ -299,19 +299,14 @@ def _read_parts(entry: Entry, reader: Reader, split: str,
     return [(f"{entry.label} ({p.name})", reader(str(p), **kwargs)) for p in files]
 
 
-def _read_hub(entry: Entry, reader: Reader, split: str) -> list[dict]:
+def _read_hub(entry: Entry, reader: Reader, split: str, kwargs: dict) -> list[dict]:
     split = _setting(entry.spec, "split", split)
     extra = {arg: entry.spec[key] for key, arg in (("subset", "name"), ("folder", "data_dir"),
                                                     ("revision", "revision"))
              if entry.spec.get(key)}
-    if not extra:
-        return reader(entry.hub, split)
-    import datasets
-
-    try:
-        return [dict(r) for r in datasets.load_dataset(entry.hub, split=split, **extra)]
-    except Exception as exc:  # network, a missing subset or split: the hub says which
-        raise DataError("data_hub", dataset=entry.hub, split=split, detail=str(exc)) from exc
+    # The reader streams the hub when the caller keeps only the first rows (``limit``).
+    limit = {k: v for k, v in kwargs.items() if k == "limit"}
+    return reader(entry.hub, split, hub_options=extra, **limit)
 
 
 def _sample(rows: list[dict], n: int) -> list[dict]:

@@ -74,11 +74,23 @@ def normalize(rows: list[dict], fmt: str | None = None, mapping: dict | None = N
             raise DataError("data_row", path=source, row=i, reason=exc.reason) from None
         except KeyError as exc:
             raise DataError("data_row", path=source, row=i,
-                            reason=Reason("row_field_missing", {"field": exc.args[0]})) from None
+                            reason=_missing(row, fmt, exc.args[0])) from None
         except (TypeError, AttributeError, ValueError) as exc:  # a value of an odd type
             raise DataError("data_row", path=source, row=i,
                             reason=Reason("plain", {"detail": str(exc)})) from None
     return out
+
+
+def _missing(row: dict, fmt: str, field: str) -> Reason:
+    """Why a row lacks ``field``: a row of another format in the file (two files pasted into
+    one, say) is named as such, so the user does not go looking for a typo."""
+    try:
+        other = detect_format([row])
+    except DataError:
+        other = fmt
+    if other != fmt:
+        return Reason("row_other_format", {"got": other, "fmt": fmt})
+    return Reason("row_field_missing", {"field": field})
 
 
 def _from_alpaca(row: dict, m: dict) -> dict:

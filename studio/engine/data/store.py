@@ -4,22 +4,26 @@ The Data tab and the Train tab's dataset picker both call ``list_datasets``. Eve
 names goes through ``Workspace.resolve``; anything that is not a readable path but looks like
 ``owner/name`` is read from the hub. Uploads are copied into ``<workspace>/datasets/uploads`` so a
 closed browser or a restarted server still finds them. Saving writes a new messages-JSONL file
-under ``<workspace>/datasets`` and never overwrites anything, the user's original file included.
+under ``<workspace>/datasets`` and never overwrites anything, the user's original file included:
+both go through ``exclusive``, so two sessions taking one name at once cannot replace each
+other's file. ``public_error`` rewrites the server's absolute folders in an error into the names
+a page shows (``assets/``, a workspace-relative path), so a message never maps the server's disk.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
+import os
 import re
-import shutil
 from pathlib import Path
 
-from studio.engine.data import dataset_info
+from studio.engine.data import dataset_info, exclusive, limits
 from studio.engine.data.formats import default_mapping, normalize
 from studio.engine.data.read import SUFFIXES
-from studio.engine.errors import DataError, PathError
-from studio.engine.io import write_jsonl
+from studio.engine.errors import DataError, PathError, Reason, StudioError
 from studio.engine.models import HUB_ID
-from studio.engine.workspace import ASSETS, Workspace
+from studio.engine.workspace import ASSETS, PRESETS, Workspace
 
 UPLOADS = "uploads"
 # The columns a person may re-map, per format. alpaca and text go to normalize() as its mapping;
@@ -37,10 +41,12 @@ def _data_files(folder: Path, depth: int) -> list[Path]:
     if not folder.is_dir():
         return []
     pattern = "**/*" if depth > 1 else "*"
-    # A folder's README is about the data, not data: it is still readable when typed in.
+    inside = folder.resolve()
+    # A folder's README is about the data, not data: it is still readable when typed in. A link
+    # out of the folder is not offered: loading it would be refused.
     files = [p for p in folder.glob(pattern)
              if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith(".")
-             and not p.name.upper().startswith("README")]
+             and not p.name.upper().startswith("README") and p.resolve().is_relative_to(inside)]
     return sorted(files, key=lambda p: p.stat().st_mtime, reverse=True)
 
 
@@ -113,21 +119,61 @@ def _resolve_entry(workspace: Workspace, source: str) -> str | None:
     return f"{path}#{name}" if dataset_info.info_file(path) else None
 
 
-def store_upload(workspace: Workspace, uploaded: str) -> str:
-    """Copy an uploaded file into the workspace (never replacing a file) and name it there."""
+def store_upload(workspace: Workspace, uploaded: str, max_bytes: int | None = None) -> str:
+    """Copy an uploaded file into the workspace under a free name (``x.json``, ``x-2.json``...,
+    never replacing a file) and name it there; a file over ``max_bytes`` is refused uncopied."""
     src = Path(uploaded)
-    if src.suffix.lower() not in SUFFIXES:
-        raise DataError("data_suffix", path=src.name, suffix=src.suffix,
+    suffix = src.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise DataError("data_suffix", path=src.name, suffix=src.suffix or "(none)",
                         allowed=", ".join(SUFFIXES))
+    if not src.is_file():
+        raise DataError("data_file_missing", path=src.name)
+    limits.check_size(src, src.name, max_bytes)
     folder = workspace.writable(f"datasets/{UPLOADS}")
     folder.mkdir(parents=True, exist_ok=True)
-    stem, target, n = safe_name(src.stem) or "upload", None, 0
-    while target is None or target.exists():
-        n += 1
-        target = folder / (f"{stem}{src.suffix.lower()}" if n == 1
-                           else f"{stem}-{n}{src.suffix.lower()}")
-    shutil.copyfile(src, target)
+    stem = safe_name(src.stem) or "upload"
+    names = (f"{stem}{suffix}" if n == 1 else f"{stem}-{n}{suffix}" for n in itertools.count(1))
+    target = exclusive.copy_new(src, folder, names)
     return str(target.relative_to(workspace.root))
+
+
+def discard_upload(workspace: Workspace, stored: str) -> None:
+    """Remove an upload ``store_upload`` just made (its file could not be loaded): a refused
+    file must not stay behind in the picker. Only files in the uploads folder are touched."""
+    path = workspace.writable(stored)
+    if path.parent == workspace.writable(f"datasets/{UPLOADS}"):
+        path.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def public_text(workspace: Workspace, text: str) -> str:
+    """``text`` with each allowed folder's absolute path replaced by the name a page shows."""
+    names = {workspace.root: ("", "the workspace"), ASSETS: ("assets/", "assets/"),
+             PRESETS: ("presets/", "presets/"), ASSETS.parent: ("", "the studio folder"),
+             **{r: (f"{r.name}/", f"{r.name}/") for r in workspace.extra_roots}}
+    for root in sorted(names, key=lambda r: len(str(r)), reverse=True):
+        prefix, alone = names[root]
+        text = text.replace(str(root) + os.sep, prefix)
+        # The folder itself, but not "/srv/ws2" for "/srv/ws": a name may not go on after it.
+        text = re.sub(re.escape(str(root)) + r"(?![\w-])(?!\.\w)", alone, text)
+    return text
+
+
+def public_error(workspace: Workspace, exc: StudioError) -> StudioError:
+    """``exc``'s reasons, their text parameters naming no server folder (see ``public_text``)."""
+    return StudioError([_public_reason(workspace, r) for r in exc.reasons])
+
+
+def _public_reason(workspace: Workspace, reason: Reason) -> Reason:
+    def clean(value):
+        if isinstance(value, Reason):
+            return _public_reason(workspace, value)
+        return public_text(workspace, value) if isinstance(value, str) else value
+
+    return Reason(reason.code, {k: clean(v) for k, v in reason.params.items()})
 
 
 # --------------------------------------------------------------------------- column mapping
@@ -176,7 +222,9 @@ def _renamed(rows: list[dict], fmt: str, slots: dict[str, str]) -> list[dict]:
     out = []
     for row in rows:
         new = {k: v for k, v in row.items() if k not in dropped}
-        new.update({target[slot]: row.get(col) for slot, col in slots.items() if col})
+        # A column the row lacks stays missing (not None), so normalize() names the field, or
+        # the other format the row is in, instead of calling None a bad value.
+        new.update({target[slot]: row[col] for slot, col in slots.items() if col and col in row})
         out.append(new)
     return out
 
@@ -198,14 +246,17 @@ def saved_path(workspace: Workspace, name: str) -> Path:
 
 
 def save_dataset(workspace: Workspace, name: str, records: list[dict]) -> Path:
-    """Write ``records`` as ``<workspace>/datasets/<name>.jsonl``; refuses existing names."""
+    """Write ``records`` as ``<workspace>/datasets/<name>.jsonl``; a name that is taken (also by
+    a session saving at this very moment) is refused, never overwritten."""
     if not records:
         raise DataError("dataset_no_rows")
     path = saved_path(workspace, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
     try:
-        return write_jsonl(path, records)
+        return exclusive.write_new(path, data)
     except FileExistsError:
-        raise DataError("data_exists", path=str(path)) from None
+        raise DataError("data_name_taken", name=path.name) from None
 
 
 def placeholders(records: list[dict], limit: int = 200) -> list[str]:

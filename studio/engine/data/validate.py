@@ -60,6 +60,10 @@ def validate(records: list[dict]) -> list[Problem]:
 
 
 def _content_problem(i: int, where: str, content) -> Problem:
+    if isinstance(content, list) and not all(isinstance(p, dict) for p in content):
+        # ["a", "b"]: a list of bare values, not content parts; say what it holds.
+        odd = next(type(p).__name__ for p in content if not isinstance(p, dict))
+        return Problem(i, where, "problem_content_type", {"got": f"a list of {odd}"})
     if isinstance(content, list):
         kinds = [p.get("type", "?") if isinstance(p, dict) else type(p).__name__
                  for p in content]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import gradio as gr
 
 from studio.engine.data import edit as ed
+from studio.engine.data import limits, store, template
 from studio.engine.data import preview as pv
-from studio.engine.data import store, template
 from studio.engine.errors import DataError, PathError
 from studio.engine.models import BUNDLED_ID, HUB_ID
 from studio.ui.data import html as view
@@ -88,6 +88,8 @@ class DataActions(DataHandlers):
     def add_row(self, text: str, query: str, lang: str, state: dict) -> dict:
         if not state["rows"]:
             raise Refusal("data.load_first")
+        if len(state["records"]) >= limits.MAX_ROWS:
+            raise DataError("data_rows_full", limit=f"{limits.MAX_ROWS:,}")
         record = ed.parse_record(text, ed.dataset_kind(state["records"]))
         index = ed.add_row(state["records"], state["undo"], record)
         return self._after_edit(state, lang, "", index, "data.added", row=index + 1)
@@ -150,9 +152,8 @@ class DataActions(DataHandlers):
     def save(self, name: str, lang: str, state: dict) -> dict:
         if not state["records"]:
             raise Refusal("data.load_first")
-        target = store.saved_path(self.ctx.workspace, name)
-        if target.exists():
-            raise Refusal("data.name_taken", name=target.name)
+        # No "is the name free?" check first: another session could take the name between the
+        # check and the write. save_dataset claims the name in one step and says when taken.
         path = store.save_dataset(self.ctx.workspace, name, state["records"])
         rel = str(path.relative_to(self.ctx.workspace.root))
         ui = self.ui

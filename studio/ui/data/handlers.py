@@ -2,8 +2,10 @@
 
 Each handler returns a dict of component -> update, so it touches only what changed, and runs
 inside ``guarded``, which turns any exception into a red message in the page (a stack trace goes
-to the server log, never to the user). The dataset being edited lives in a ``gr.State`` dict (one
-per browser session); what outlives the page is only what is saved into the workspace.
+to the server log, never to the user, and no message names a server folder). The dataset being
+edited lives in a ``gr.State`` dict (one per browser session), read with the caps of
+``studio.engine.data.limits``; what outlives the page is only what is saved into the workspace,
+and an upload that cannot be loaded is not kept there.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 import gradio as gr
 
 from studio.engine.data import edit as ed
-from studio.engine.data import store
+from studio.engine.data import limits, store
 from studio.engine.data.formats import FORMATS, detect_format
 from studio.engine.data.read import read_rows
 from studio.engine.data.validate import validate
@@ -38,7 +40,8 @@ class Refusal(Exception):
 def empty_state() -> dict:
     return {"rows": [], "records": [], "undo": [], "source": "", "fmt": "", "slots": {},
             "status": ("info", "data.status_idle", {}),  # re-rendered on a language switch
-            "lengths": None, "failed": {}, "max_length": 0, "shown": None}
+            "lengths": None, "failed": {}, "max_length": 0, "shown": None,
+            "limited": False}  # True when the source had more rows than limits.MAX_ROWS
 
 
 def guarded(msg_attr: str):
@@ -46,18 +49,18 @@ def guarded(msg_attr: str):
     def wrap(fn):
         @functools.wraps(fn)
         def run(self, *args):
-            lang = self.lang_of(args)
+            lang, ws = self.lang_of(args), self.ctx.workspace
             try:
                 return fn(self, *args)
             except StudioError as exc:
-                detail = self.ctx.tr.error(exc, lang)
+                detail = self.ctx.tr.error(store.public_error(ws, exc), lang)
             except Refusal as exc:
                 detail = self.t(exc.key, lang, **exc.fmt)
             except OSError as exc:  # a file vanished or a disk filled: say which, plainly
-                detail = str(exc)
+                detail = store.public_text(ws, str(exc))
             except Exception as exc:  # a bug or a library surprise: keep the server alive
                 log.exception("Data tab: %s failed", fn.__name__)
-                detail = f"{type(exc).__name__}: {exc}"
+                detail = store.public_text(ws, f"{type(exc).__name__}: {exc}")
             return {getattr(self.ui, msg_attr): view.message(
                 self.ctx.t, lang, "error", "data.error", detail=detail)}
         return run
@@ -119,13 +122,22 @@ class DataHandlers:
     @guarded("status")
     def load(self, source: str, fmt_choice: str, text_split: str, lang: str,
              state: dict) -> dict:
+        return self.read_and_show(source, fmt_choice, text_split, lang)
+
+    def read_and_show(self, source: str, fmt_choice: str, text_split: str, lang: str) -> dict:
+        """Read ``source`` within the session's caps and show it; raises what went wrong (the
+        caller's ``guarded`` shows it, leaving the session's current dataset as it was)."""
+        source = (source or "").strip()
         resolved = store.resolve_source(self.ctx.workspace, source)
-        rows = read_rows(resolved, text_split=text_split or "document")
+        cap = limits.MAX_ROWS  # one more row is read only to know whether the source has more
+        rows = read_rows(resolved, text_split=text_split or "document", limit=cap + 1,
+                         max_bytes=limits.MAX_FILE_BYTES)
+        limited, rows = len(rows) > cap, rows[:cap]
         fmt = fmt_choice if fmt_choice in FORMATS else detect_format(rows)
         slots = store.default_slots(fmt, rows)
         records = store.convert(rows, fmt, slots, source=Path(resolved).name)
         state = {**empty_state(), "rows": rows, "records": records, "source": source,
-                 "fmt": fmt, "slots": slots}
+                 "fmt": fmt, "slots": slots, "limited": limited}
         return self.loaded(state, lang, "data.loaded", detected=fmt_choice not in FORMATS)
 
     def loaded(self, state: dict, lang: str, key: str, detected: bool = True) -> dict:
@@ -135,9 +147,10 @@ class DataHandlers:
         extra = ("data.placeholders", {"names": ", ".join(tags)}) if tags else ""
         # A dataset_info.json entry (".../dataset_info.json#name") is saved under its own name.
         name = Path(state["source"].rsplit("#", 1)[-1]).stem or "dataset"
+        level, key = ("warn", "data.loaded_first") if state.get("limited") else ("ok", key)
         out = {**self.view(state, lang),
-               **self.status(state, lang, "ok", key, n=len(recs), source=state["source"],
-                             how=how, extra=extra),
+               **self.status(state, lang, level, key, n=len(recs), source=state["source"],
+                             how=how, extra=extra, limit=f"{limits.MAX_ROWS:,}"),
                ui.fmt: fmt, ui.row_no: 1, ui.preview_row: 1,
                ui.editor: ed.record_json(recs[0]), ui.edit_msg: "",
                ui.save_name: f"{store.safe_name(name)}-edited", ui.stats: "", ui.preview: ""}
@@ -149,8 +162,13 @@ class DataHandlers:
     def upload(self, file: str, text_split: str, lang: str, state: dict) -> dict:
         if not file:
             raise Refusal("data.no_upload")
-        source = store.store_upload(self.ctx.workspace, file)
-        out = self.load(source, "auto", text_split, lang, state)
+        ws = self.ctx.workspace
+        source = store.store_upload(ws, file, max_bytes=limits.MAX_FILE_BYTES)
+        try:
+            out = self.read_and_show(source, "auto", text_split, lang)
+        except BaseException:
+            store.discard_upload(ws, source)  # a file that cannot be loaded is not kept
+            raise
         out[self.ui.source] = gr.update(choices=store.list_datasets(self.ctx.workspace),
                                         value=source)
         return out
@@ -163,7 +181,8 @@ class DataHandlers:
         slots = dict(zip(store.SLOTS.get(fmt, ()), values))
         records = store.convert(state["rows"], fmt, slots, source=Path(state["source"]).name)
         state = {**empty_state(), "rows": state["rows"], "records": records,
-                 "source": state["source"], "fmt": fmt, "slots": slots}
+                 "source": state["source"], "fmt": fmt, "slots": slots,
+                 "limited": state.get("limited", False)}
         return self.loaded(state, lang, "data.remapped", detected=False)
 
     def format_changed(self, fmt: str, lang: str, state: dict) -> list:

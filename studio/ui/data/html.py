@@ -23,11 +23,12 @@ BOX = ("white-space:pre-wrap;word-break:break-word;font-family:ui-monospace,Menl
        "overflow:auto;")
 MSG = {"error": "background:#fef2f2;color:#b91c1c;border-left:4px solid #dc2626;",
        "ok": "background:#f0fdf4;color:#166534;border-left:4px solid #16a34a;",
+       "warn": "background:#fffbeb;color:#92400e;border-left:4px solid #d97706;",
        "info": "background:#f8fafc;color:#334155;border-left:4px solid #94a3b8;"}
 
 
 def message(t, lang: str, level: str, key: str, **fmt) -> str:
-    """A coloured one-line message box; ``level`` is error, ok or info."""
+    """A coloured one-line message box; ``level`` is error, warn, ok or info."""
     # A (key, values) value is itself translated, so a stored message re-renders in any language.
     fmt = {k: t(v[0], lang, **v[1]) if isinstance(v, tuple) else v for k, v in fmt.items()}
     text = html.escape(t(key, lang, **fmt))
