@@ -81,7 +81,6 @@ MESSAGES = {
     "data_json": "{path}: invalid JSON at line {line}, column {column}: {detail}",
     "data_jsonl": "{path}: line {line} is not valid JSON: {detail}",
     "data_object_not_list": "{path}: expected a list of rows, got an object",
-    "data_not_list": "{path}: expected a list of rows",
     "data_hub": "hub dataset '{dataset}' (split {split}) could not be loaded: {detail}",
     "data_format_unknown": "cannot tell the format from the fields {fields}: expected alpaca "
                            "(instruction/output), sharegpt (conversations), messages, text, or "
@@ -93,7 +92,6 @@ MESSAGES = {
                           "conversations for sft",
     "data_no_pairs": "{path} has no chosen/rejected pairs: DPO needs preference data (for "
                      "example the Chat tab's votes)",
-    "data_exists": "{path} already exists; choose another name",
     "data_truncated_rows": "{n} rows have no answer token within max_length {max_length} (the "
                            "prompt alone is longer); raise max_length to train on them",
     "data_all_truncated": "{path}: nothing left to learn: {reason}",
@@ -205,8 +203,6 @@ MESSAGES = {
     "eval_adapter_unknown_bare": "'{spec}' is not a run id, a run folder or an adapter folder.",
     "eval_no_model": "No model given: pass --model, or an adapter whose run names its model.",
     # --- raw text and continued pre-training
-    "data_text_encoding": "{path}: not UTF-8 text (the byte at offset {offset} cannot be "
-                          "decoded); save the file as UTF-8 and load it again",
     "pt_needs_text": "{path} holds {fmt} rows, but method pt trains on plain text (.txt or .md "
                      "files, or a text column); choose method sft to train on conversations",
     # --- dataset_info.json (LLaMA-Factory's folder of named datasets; {entry} is file#name)
