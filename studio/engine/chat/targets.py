@@ -2,8 +2,9 @@
 
 ``resolve_target`` turns what a person picked (a model id, a run id or an adapter folder) into a
 ``Target`` and explains in plain words when the pick cannot work: a run still training, a folder
-without ``adapter_config.json``, a path outside the workspace. It also gathers what the chat tab
-offers around a target: finished runs to pick from, example prompts from the run's dataset and
+without ``adapter_config.json``, a path outside the workspace, an adapter whose weights are not
+safetensors or whose declared base model lies outside the workspace. It also gathers what the chat
+tab offers around a target: finished runs to pick from, example prompts from the run's dataset and
 probe prompts, and the notice shown while a training job shares this device.
 """
 
@@ -13,7 +14,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from studio.engine.errors import ChatError, PathError
+from studio.engine.chat.adapters import check_adapter_weights, in_store
+from studio.engine.errors import ChatError, ModelError, PathError
 from studio.engine.runs import (
     ACTIVE,
     FINISHED_WITH_WEIGHTS,
@@ -66,12 +68,15 @@ def resolve_target(model: str | None = None, adapter: str | None = None,
             raise ChatError("chat_no_pick")
         return Target(model_id=model)
     if runs is not None and Path(adapter).name == adapter and is_run_folder(runs.root / adapter):
-        return _from_run(runs.get(adapter), model)
+        return _from_run(runs.get(adapter), model)  # the store's run: its own base is trusted
     folder = _folder(adapter, workspace)  # a path: only inside the workspace
+    checks = None if in_store(folder, runs) else workspace  # who vouches for its base model
     if is_run_folder(folder):
-        return _from_run(Run(folder), model)
+        return _from_run(Run(folder), model, checks)
     if (folder / "adapter_config.json").exists():
-        return Target(model_id=model or _adapter_base(folder), adapter_dir=folder)
+        _check_weights(folder, adapter)
+        base = _adapter_base(folder, adapter, checks, needed=model is None)
+        return Target(model_id=model or base, adapter_dir=folder)
     if (folder / "config.json").exists():
         if model is None:
             raise ChatError("chat_full_needs_base", folder=str(folder))
@@ -93,18 +98,39 @@ def _folder(adapter: str, workspace: Workspace | None) -> Path:
     return folder
 
 
-def _adapter_base(folder: Path) -> str:
+def _adapter_base(folder: Path, adapter: str, workspace: Workspace | None,
+                  needed: bool) -> str | None:
+    """The base model the adapter declares, checked against the workspace even when another
+    base was picked: a config pointing outside it is refused, not quietly ignored."""
     try:
-        base = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        config = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
+        base = config.get("base_model_name_or_path")
+    except (OSError, ValueError, AttributeError) as exc:
         raise ChatError("chat_adapter_config", folder=str(folder), detail=str(exc)) from None
-    model = base.get("base_model_name_or_path")
-    if not model:
+    if base and workspace is not None:
+        base = _allowed_model(base, adapter, workspace)
+    if not base and needed:
         raise ChatError("chat_adapter_no_base", folder=str(folder))
-    return model
+    return base or None
 
 
-def _from_run(run: Run, model: str | None) -> Target:
+def _allowed_model(base: str, adapter: str, workspace: Workspace) -> str:
+    try:
+        return workspace.model_source(str(base))
+    except PathError as exc:
+        raise ChatError("adapter_base_outside", adapter=adapter, reason=exc.reason) from None
+
+
+def _check_weights(folder: Path, shown: str) -> None:
+    try:
+        check_adapter_weights(folder, shown)
+    except ModelError as exc:  # said at pick time, before anything is loaded
+        raise ChatError(exc.reasons) from None
+
+
+def _from_run(run: Run, model: str | None, workspace: Workspace | None = None) -> Target:
+    """``workspace`` is given for a run folder from outside the store: its config's base is
+    checked like a typed model (the store's own runs were checked when they were created)."""
     state = run.status().get("state")
     if state not in FINISHED_WITH_WEIGHTS:
         raise ChatError("chat_run_state", run=run.id, state=str(state))
@@ -113,7 +139,11 @@ def _from_run(run: Run, model: str | None) -> Target:
         raise ChatError("chat_run_no_weights", run=run.id)
     cfg = run.config()
     is_adapter = (weights / "adapter_config.json").exists()
-    return Target(model_id=model or cfg.model, adapter_dir=weights if is_adapter else None,
+    if is_adapter:
+        _check_weights(weights, run.id)
+    base = cfg.model if model or workspace is None else _allowed_model(cfg.model, run.id,
+                                                                       workspace)
+    return Target(model_id=model or base, adapter_dir=weights if is_adapter else None,
                   full_dir=None if is_adapter else weights, run_id=run.id,
                   system_prompt=cfg.system_prompt, dataset=cfg.dataset,
                   probe_prompts=tuple(cfg.probe_prompts),

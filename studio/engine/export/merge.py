@@ -44,13 +44,14 @@ def export_run(run: Run, target: str | Path) -> Path:
 
 
 def _merge(run: Run, weights: Path, tmp: Path) -> None:
-    from peft import PeftModel
     from transformers import AutoTokenizer
 
+    from studio.engine.chat.adapters import attach_adapter, check_adapter_weights
     from studio.engine.models import load_model
 
+    check_adapter_weights(weights, run.id)  # before the base is loaded: a bad file says so fast
     cfg = run.config()
     base = load_model(cfg.model, trust_remote_code=cfg.trust_remote_code)
-    merged = PeftModel.from_pretrained(base, str(weights)).merge_and_unload()
+    merged = attach_adapter(base, weights, run.id).merge_and_unload()
     merged.save_pretrained(tmp, safe_serialization=True)
     AutoTokenizer.from_pretrained(str(weights)).save_pretrained(tmp)  # saved with the adapter

@@ -3,8 +3,10 @@
 The Scoring tab starts a ``ScoringJob`` and polls ``snapshot()``; the page never waits on the
 model. Two sides that share a base model (base vs tuned) load it once: the tuned side runs with
 the adapter, the base side inside ``adapter_disabled``. Stop ends the current side after its
-batch; every side keeps and saves what it scored. Results go to the run's ``eval/`` folder when a
-side is a run's adapter (both sides of a base-vs-tuned comparison), else to ``save_dir``.
+batch; every side keeps and saves what it scored, marked ``stopped`` (the page shows it as
+partial), and a side stopped before its first question is neither kept nor saved, so no 0 % score
+appears that nothing earned. Results go to the run's ``eval/`` folder when a side is a run's
+adapter (both sides of a base-vs-tuned comparison), else to ``save_dir``.
 """
 
 from __future__ import annotations
@@ -151,6 +153,8 @@ class ScoringJob:
             result = evaluate(model, tokenizer, self.benchmark, self.data_dir, self.subjects,
                               self.split, self.shots, self.fmt, self.limit, self.batch_size,
                               progress, self._stop, meta)
+        if not result["overall"]["n"]:
+            return  # stopped before a single answer: nothing to show or save
         self.results[side.label] = result
         folder = self._folder(side)
         if folder is not None:

@@ -3,8 +3,9 @@
 ``resolve_adapter`` turns a run id, run folder or adapter folder into the weights to load and the
 run's base model. ``load_for_eval`` loads the base model once with the adapter attached, so base
 and tuned are scored on one copy of the base weights: the base side runs inside
-``adapter_disabled``. ``auto`` precision is fp32 on a CPU, the numbers to compare with the
-reference harness.
+``adapter_disabled``. Adapter weights load from safetensors only (``attach_adapter`` refuses a
+pickle, a missing or a damaged file by name). ``auto`` precision is fp32 on a CPU, the numbers to
+compare with the reference harness.
 """
 
 from __future__ import annotations
@@ -73,9 +74,9 @@ def load_for_eval(model_id: str | None, adapter: str | None = None, dtype: str =
     model = load_model(model_id, dtype=torch_dtype(dtype))
     tokenizer = load_tokenizer(model_id)
     if weights is not None:
-        from peft import PeftModel
+        from studio.engine.chat.adapters import attach_adapter
 
-        model = PeftModel.from_pretrained(model, str(weights))
+        model = attach_adapter(model, weights, adapter)
     return model.eval(), tokenizer
 
 

@@ -3,12 +3,15 @@
 ``answer_stream`` streams the base and tuned answers into the panes through the shared
 ``ChatEngine`` (at most ~25 page updates a second), ``stop_stream`` ends the asking session's
 stream, ``record`` saves a blind vote, and the rest list the runs, models, modes and example
-questions the tab offers and the notice shown while a job holds the device. Every function takes
-the context and returns plain values or ``gr.update``s, so each is testable without a server.
+questions the tab offers and the notice shown while a job holds the device. A failed answer, a
+user's mistake or a fault mid-stream alike, always ends with Send enabled and the reason shown, so
+the page never needs a reload. Every function takes the context and returns plain values or
+``gr.update``s, so each is testable without a server.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -16,7 +19,7 @@ import gradio as gr
 
 from studio.engine.chat.targets import active_training, example_prompts, finished_runs
 from studio.engine.chat.votes import BlindPair, preference_path, record_vote, tally
-from studio.engine.errors import USER_ERRORS, VoteError
+from studio.engine.errors import USER_ERRORS, ChatError, VoteError
 from studio.ui.chat.view import (
     MODES,
     panes,
@@ -28,6 +31,7 @@ from studio.ui.chat.view import (
 
 STOPS: dict[str, threading.Event] = {}  # per browser session: the Stop button's signal
 STREAM_EVERY_S = 0.04  # push at most ~25 updates a second; tokens still arrive one by one
+log = logging.getLogger(__name__)
 
 
 def answer_stream(ctx, engine, text, st, mode, run_id, adapter_dir, model_id, system, sampling,
@@ -59,14 +63,31 @@ def answer_stream(ctx, engine, text, st, mode, run_id, adapter_dir, model_id, sy
                 yield (*panes(st, mode, convs, last.texts), "", st, hidden, hidden, "",
                        gr.skip(), *busy)
     except USER_ERRORS as exc:  # a wrong pick: say so, keep the question
-        yield (*panes(st, mode), text, st, hidden, hidden, "",
-               gr.update(value=f"⚠️ {ctx.tr.error(exc, lang)}", visible=True), *idle)
+        yield failed(ctx, exc, st, mode, text, lang)
+        return
+    except Exception as exc:  # a fault mid-answer (a device error, a bug): the page stays usable
+        log.exception("chat answer failed")
+        yield failed(ctx, ChatError("chat_failed", detail=_first_line(exc)), st, mode, text, lang)
         return
     st = {**st, **{s: [*convs[s], {"role": "assistant", "content": last.texts[s]}]
                    for s in sides}, "voted": False}
     show_vote = mode == "blind" and not any(f == "stopped" for f in last.finish.values())
     yield (*panes(st, mode), "", st, gr.update(visible=show_vote), hidden,
            stats_line(ctx, last, mode, lang), notice_update(ctx, engine, target, lang), *idle)
+
+
+def failed(ctx, exc, st, mode, text, lang) -> tuple:
+    """The tab's outputs after a failed turn: the panes as before the question, the question kept
+    in the box, the reason in the notice, Send enabled and Stop disabled."""
+    hidden = gr.update(visible=False)
+    return (*panes(st, mode), text, st, hidden, hidden, "",
+            gr.update(value=f"⚠️ {ctx.tr.error(exc, lang)}", visible=True),
+            gr.update(interactive=True), gr.update(interactive=False))
+
+
+def _first_line(exc: Exception) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:300] if lines else type(exc).__name__
 
 
 def stop_stream(request: gr.Request) -> None:

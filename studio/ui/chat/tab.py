@@ -11,7 +11,6 @@ Train and Runs tabs open a finished run here side by side, its first probe quest
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import gradio as gr
@@ -23,8 +22,6 @@ from studio.ui.chat.view import (
     empty_state,
     pane_labels,
 )
-
-STOPS: dict[str, threading.Event] = {}  # per browser session: the Stop button's signal
 
 
 @dataclass(frozen=True)

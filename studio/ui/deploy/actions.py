@@ -4,6 +4,9 @@ The server belongs to the app, not to a browser tab (``ctx.server``): it keeps s
 page closes, and any page that opens shows it running with Stop enabled. Exports go to the
 workspace's ``exports/`` folder and every result names the full path, so "where is my model?" is
 answered on the page; files a person can take away (zip, GGUF, Modelfile) are offered for download.
+A pick that is not a run is a typed model and goes through the workspace like any other (the
+bundled model, a hub id, or a folder inside the allowed roots), so the page cannot serve, export
+or push a folder from anywhere on the server's disk.
 """
 
 from __future__ import annotations
@@ -34,11 +37,11 @@ def fresh_models(ctx, current: str, lang: str):
 
 
 def source_of(ctx, pick: str):
-    """A run for a run id, else the base model id as typed."""
+    """A run for a run id, else the typed model as the workspace allows it (PathError if not)."""
     pick = (pick or "").strip() or BUNDLED_ID
     if Path(pick).name == pick and is_run_folder(ctx.store.root / pick):
         return ctx.store.get(pick)
-    return pick
+    return ctx.workspace.model_source(pick)
 
 
 def base_of(ctx, pick: str) -> str:

@@ -138,13 +138,15 @@ def _wire(ctx, c: dict) -> None:
     def poll(job_id, run, lang_):
         job = job_of(job_id)
         if job is None:
-            return (gr.skip(), gr.skip(), gr.skip(), view.history_frame(ctx, run),
+            return (gr.skip(), gr.skip(), gr.skip(), view.history_frame(ctx, run, lang_),
                     gr.Timer(active=False))
         snap = job.snapshot()
         if isinstance(job.failure, USER_ERRORS):  # a user's mistake, in the page's language
             snap["error"] = ctx.tr.error(job.failure, lang_)
+        if snap["state"] == "stopped":  # said under the bar: what is shown is not a final score
+            snap["error"] = view.partial_notice(ctx, lang_, snap)
         return (view.progress_html(ctx, lang_, snap), view.result_table(ctx, lang_, job.results),
-                view.chart_frame(job.results), view.history_frame(ctx, run),
+                view.chart_frame(ctx, lang_, job.results), view.history_frame(ctx, run, lang_),
                 gr.Timer(active=job.running))
 
     def stop(job_id, lang_):

@@ -1,9 +1,11 @@
 """What the Scoring tab shows and resolves, apart from its layout: pure functions of the context.
 
 Picker choices and subject lists; what a person typed turned into data folders, model ids and the
-sides of a comparison (paths only inside the workspace); and the result views: the
-subject/category table with deltas, the chart's frame, the run's score history and the progress
-bar. Functions that return text take the page language, so a language switch re-renders them.
+sides of a comparison (paths only inside the workspace, an adapter folder's declared base model
+too); and the result views: the subject/category table with deltas, the chart's frame, the run's
+score history and the progress bar. A stopped side's scores are labelled partial everywhere they
+appear, never passed off as final. Functions that return text take the page language, so a
+language switch re-renders them.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from studio.engine.errors import EvalDataError, PathError
+from studio.engine.chat.adapters import allowed_base, in_store
+from studio.engine.errors import EvalDataError, PathError, Reason
 from studio.engine.models import load_tokenizer
 from studio.engine.runs import is_run_folder
 from studio.engine.scoring import data as exams
@@ -80,9 +83,13 @@ def picked_subjects(groups) -> list[str]:
 def comparison_sides(ctx, model: str, run: str | None, other: str) -> list[Side]:
     runs_dir = str(ctx.store.root)
     if run:
+        base = None
         if Path(run).name != run or not is_run_folder(ctx.store.root / run):
-            run = str(ctx.workspace.resolve(run))  # an adapter folder: only inside the workspace
-        return base_vs_tuned(resolve_model(ctx, model) if model else None, run, runs_dir)
+            typed, run = run, str(ctx.workspace.resolve(run))  # only inside the workspace
+            if not in_store(run, ctx.store):  # and so is the base a foreign adapter names
+                base = allowed_base(run, ctx.workspace, typed)
+        model = resolve_model(ctx, model) if model else base
+        return base_vs_tuned(model, run, runs_dir)
     sides = [Side(Path(model).name or model, resolve_model(ctx, model))]
     if (other or "").strip():
         sides.append(Side(Path(other).name or other, resolve_model(ctx, other)))
@@ -91,7 +98,21 @@ def comparison_sides(ctx, model: str, run: str | None, other: str) -> list[Side]
     return sides
 
 
+def shown_label(ctx, lang: str, label: str, result: dict) -> str:
+    """A side's name as the page shows it: marked partial when the side was stopped."""
+    if not result.get("stopped"):
+        return label
+    return ctx.tr.reason(Reason("scoring_partial_label", {"label": label}), lang)
+
+
+def partial_notice(ctx, lang: str, snap: dict) -> str:
+    """What a stopped job's progress bar says under it: the scores are partial."""
+    return ctx.tr.reason(Reason("scoring_partial", {"done": snap["done"],
+                                                    "total": snap["total"]}), lang)
+
+
 def result_table(ctx, lang: str, results: dict) -> pd.DataFrame:
+    names = [shown_label(ctx, lang, k, r) for k, r in results.items()]
     labels = list(results)
     t = functools.partial(ctx.t, lang=lang)
     head = [t("scoring.col.level"), t("scoring.col.name"), t("scoring.col.n")]
@@ -99,7 +120,7 @@ def result_table(ctx, lang: str, results: dict) -> pd.DataFrame:
         rows = saved_results.compare(results[labels[0]], results[labels[1]])
         data = [[t(f"scoring.level.{r['level']}"), r["name"], r["n"], pct(r["acc_a"]),
                  pct(r["acc_b"]), f"{100 * r['delta']:+.1f}"] for r in rows]
-        return pd.DataFrame(data, columns=[*head, labels[0], labels[1], "Δ"])
+        return pd.DataFrame(data, columns=[*head, names[0], names[1], "Δ"])
     if not labels:
         return pd.DataFrame(columns=head)
     r = results[labels[0]]
@@ -109,30 +130,33 @@ def result_table(ctx, lang: str, results: dict) -> pd.DataFrame:
              for k, s in r["categories"].items()]
     data.append([t("scoring.level.overall"), "overall", r["overall"]["n"],
                  pct(r["overall"]["acc"])])
-    return pd.DataFrame(data, columns=[*head, labels[0]])
+    return pd.DataFrame(data, columns=[*head, names[0]])
 
 
 def pct(x: float) -> str:
     return f"{100 * x:.1f}"
 
 
-def chart_frame(results: dict) -> pd.DataFrame:
+def chart_frame(ctx, lang: str, results: dict) -> pd.DataFrame:
     """Accuracy by category and overall, one bar per model, neighbours side by side."""
     rows = []
-    for label, r in results.items():
+    for key, r in results.items():
+        label = shown_label(ctx, lang, key, r)
         parts = {**{k: c for k, c in r["categories"].items()}, "overall": r["overall"]}
         rows += [{"bar": f"{cat} · {label}", "cat": cat, "accuracy": round(100 * c["acc"], 1),
                   "model": label} for cat, c in parts.items()]
     order = list(dict.fromkeys(row["cat"] for row in rows))
-    rows.sort(key=lambda row: (order.index(row["cat"]), list(results).index(row["model"])))
+    models = list(dict.fromkeys(row["model"] for row in rows))
+    rows.sort(key=lambda row: (order.index(row["cat"]), models.index(row["model"])))
     return pd.DataFrame(rows, columns=["bar", "cat", "accuracy", "model"])
 
 
-def history_frame(ctx, run: str | None) -> pd.DataFrame:
+def history_frame(ctx, run: str | None, lang: str = "en") -> pd.DataFrame:
     folder = ctx.store.root / Path(run).name / "eval" if run else ctx.workspace.root / "eval"
     rows = [[time.strftime("%Y-%m-%d %H:%M", time.localtime(h["created_at"] or 0)),
-             h["benchmark"], h["split"], h["shots"], h["format"], h["label"], h["n"],
-             pct(h["acc"])] for h in saved_results.history(folder)] if folder.is_dir() else []
+             h["benchmark"], h["split"], h["shots"], h["format"],
+             shown_label(ctx, lang, h["label"], h), h["n"], pct(h["acc"])]
+            for h in saved_results.history(folder)] if folder.is_dir() else []
     return pd.DataFrame(rows, columns=["time", "benchmark", "split", "shots", "format", "model",
                                        "n", "acc %"])
 
