@@ -1,7 +1,8 @@
 """The ``studio`` command: the same engine calls as the browser, from a shell.
 
 Each subcommand lives in its own module exposing ``register(subparsers)``, which adds its parser
-and sets ``func`` to the function that runs it.
+and sets ``func`` to the function that runs it. Every command finds runs where the studio does
+(``runs_dir_option``): the workspace's ``runs/``, so a run started in a shell shows in the page.
 """
 
 from __future__ import annotations
@@ -11,6 +12,15 @@ import importlib
 import sys
 
 SUBCOMMANDS = ("train", "runs", "export", "eval", "chat", "serve", "push", "worker")
+
+
+def runs_dir_option(parser: argparse.ArgumentParser, help: str = "where run ids are looked up"):
+    """``--runs-dir``, by default the studio's own (``$STUDIO_WORKSPACE`` or
+    ``~/fine-tune-studio``, then ``runs/``)."""
+    from studio.engine.workspace import default_root
+
+    default = str(default_root() / "runs")
+    parser.add_argument("--runs-dir", default=default, help=f"{help} (default: {default})")
 
 
 def build_parser() -> argparse.ArgumentParser:

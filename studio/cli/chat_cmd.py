@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from studio.cli import runs_dir_option
 from studio.engine.models import BUNDLED_ID
 
 
@@ -21,7 +22,7 @@ def register(sub) -> None:
                    help=f"base model id or folder (default: the run's model, else {BUNDLED_ID})")
     p.add_argument("--adapter", default=None,
                    help="a finished run's id, a run folder, or an adapter folder")
-    p.add_argument("--runs-dir", default="runs", help="where run ids are looked up")
+    runs_dir_option(p, "where run ids are looked up")
     p.add_argument("--system", default=None,
                    help="system prompt (default: the one the run was trained with)")
     p.add_argument("--max-new-tokens", type=int, default=256)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from studio.cli import runs_dir_option
 from studio.engine.io import write_json
 from studio.engine.scoring.data import BENCHMARKS
 from studio.engine.scoring.loading import DTYPES
@@ -26,7 +27,7 @@ def register(subparsers) -> None:
     p.add_argument("--model", default=None,
                    help="model id or folder (default: the base model of --adapter's run)")
     p.add_argument("--adapter", default=None, help="run id, run folder or adapter folder")
-    p.add_argument("--runs-dir", default="runs", help="where run ids are looked up")
+    runs_dir_option(p, "where run ids are looked up")
     p.add_argument("--subjects", default=None, help="comma-separated subject keys (default: all)")
     p.add_argument("--split", default=None,
                    help="split to score (default: test; val for C-Eval, whose test has no answers)")

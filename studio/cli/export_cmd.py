@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from studio.cli import runs_dir_option
 from studio.engine.runs import RunStore, is_run_folder
 
 
@@ -22,7 +23,7 @@ def register(sub) -> None:
                         "exports/<run>/")
     p.add_argument("--format", default="merged", choices=["merged", "adapter", "gguf"])
     p.add_argument("--quant", default="q8_0", help="GGUF precision: f16, q8_0, q4_0, ...")
-    p.add_argument("--runs-dir", default="runs")
+    runs_dir_option(p)
     p.add_argument("--exports-dir", default="exports", help="where exports go without OUT")
     p.set_defaults(func=export)
 

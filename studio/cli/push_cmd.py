@@ -7,6 +7,8 @@ own with ``--folder``). The repository is private unless ``--public``; the token
 
 from __future__ import annotations
 
+from studio.cli import runs_dir_option
+
 
 def register(sub) -> None:
     p = sub.add_parser("push", help="push a run's merged model to the Hugging Face Hub")
@@ -14,7 +16,7 @@ def register(sub) -> None:
     p.add_argument("repo", help="hub repository, owner/name")
     p.add_argument("--public", action="store_true", help="make a new repository public")
     p.add_argument("--folder", default=None, help="push this folder instead of the merged run")
-    p.add_argument("--runs-dir", default="runs")
+    runs_dir_option(p)
     p.add_argument("--exports-dir", default="exports")
     p.set_defaults(func=push)
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from studio.cli import runs_dir_option
 from studio.engine.runs import RunStore
 
 
 def register(sub) -> None:
     p = sub.add_parser("runs", help="list runs")
-    p.add_argument("--runs-dir", default="runs")
+    runs_dir_option(p)
     p.set_defaults(func=list_runs)
 
 

@@ -12,13 +12,14 @@ import os
 import sys
 from pathlib import Path
 
+from studio.cli import runs_dir_option
 from studio.engine.models import BUNDLED_ID
 
 
 def register(sub) -> None:
     p = sub.add_parser("serve", help="serve the base model and its runs on an OpenAI-style API")
     p.add_argument("--model", default=BUNDLED_ID, help=f"base model (default: {BUNDLED_ID})")
-    p.add_argument("--runs-dir", default="runs", help="finished runs here are served too")
+    runs_dir_option(p, "finished runs here are served too")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default loopback; others need --api-key)")
     p.add_argument("--port", type=int, default=8000)
