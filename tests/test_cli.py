@@ -1,6 +1,7 @@
 """The ``studio`` command: train with --set, list runs, resume, readable errors, and the
 README's documented `studio runs` / `studio export RUN OUT` lines run as written."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,8 +11,15 @@ from studio.engine.train.config import dump_yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def in_workspace(folder) -> dict:
+    """The environment of a shell whose studio workspace is ``folder`` (the commands' default
+    runs/ is the workspace's)."""
+    return {**os.environ, "STUDIO_WORKSPACE": str(folder)}
+
+
 def studio(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "studio.cli", *args], cwd=cwd,
+    env = in_workspace(cwd) if cwd != ROOT else None
+    return subprocess.run([sys.executable, "-m", "studio.cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)
 
 
@@ -53,13 +61,14 @@ def test_readme_runs_and_export_lines_work_as_documented(tmp_path, tiny_config):
     from studio.engine.train.job import run_training
     from tests.readme import as_python, documented_usage
 
-    run = RunStore(tmp_path / "runs").create(tiny_config)  # runs/ is the commands' default
+    # The workspace's runs/ is the commands' default, as it is the page's.
+    run = RunStore(tmp_path / "runs").create(tiny_config)
     assert run_training(run) == "completed"
 
     runs = documented_usage("runs")
-    assert runs == ["studio", "runs"]  # no arguments: it reads ./runs
+    assert runs == ["studio", "runs"]  # no arguments: it reads the workspace's runs/
     listing = subprocess.run(as_python(runs), cwd=tmp_path, capture_output=True, text=True,
-                             timeout=600)
+                             timeout=600, env=in_workspace(tmp_path))
     assert listing.returncode == 0, listing.stderr
     header, *rows = listing.stdout.splitlines()
     assert header.split()[:3] == ["run", "state", "steps"]
@@ -69,7 +78,7 @@ def test_readme_runs_and_export_lines_work_as_documented(tmp_path, tiny_config):
     assert export == ["studio", "export", "RUN", "OUT"]
     argv = [{"RUN": run.id, "OUT": "exported"}.get(word, word) for word in export]
     out = subprocess.run(as_python(argv), cwd=tmp_path, capture_output=True, text=True,
-                         timeout=600)
+                         timeout=600, env=in_workspace(tmp_path))
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "exported: exported"
     exported = tmp_path / "exported"

@@ -1,8 +1,8 @@
 """``studio train CONFIG [--set k=v ...]`` and ``studio resume RUN``: headless training.
 
 Runs the same job the Train tab starts, after the same preflight, in the foreground, printing
-one progress line per logged step read back from the run folder, and ends with
-``run: <run folder>`` so scripts can find it.
+one progress line per logged step read back from the run folder, then (when the config asks for
+it) the forgetting check's verdict, and ends with ``run: <run folder>`` so scripts can find it.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ import sys
 import threading
 from pathlib import Path
 
+from studio.cli import runs_dir_option
 from studio.engine.runs import Run, RunStore
 from studio.engine.train.config import load_yaml, with_overrides
 from studio.engine.train.preflight import check_ready
 from studio.engine.train.presets import find_preset
-from studio.engine.workspace import Workspace
+from studio.engine.workspace import Workspace, default_root
 
 
 def register(sub) -> None:
@@ -24,8 +25,9 @@ def register(sub) -> None:
                    "name, shipped or saved from the Train tab")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field, e.g. --set name=Nova (repeatable)")
-    p.add_argument("--runs-dir", default="runs", help="where run folders go (default: runs)")
-    p.add_argument("--workspace", default=".", help="where saved presets are looked up")
+    runs_dir_option(p, "where run folders go")
+    p.add_argument("--workspace", default=None,
+                   help="where saved presets are looked up (default: the studio's workspace)")
     p.add_argument("--nproc", type=int, default=None, metavar="N",
                    help="train on N processes through accelerate launch (launch=distributed)")
     p.add_argument("--strategy", default=None, choices=["ddp", "fsdp", "deepspeed_zero2",
@@ -34,12 +36,12 @@ def register(sub) -> None:
     p.set_defaults(func=train)
     r = sub.add_parser("resume", help="continue a stopped or interrupted run")
     r.add_argument("run", help="run id or run folder")
-    r.add_argument("--runs-dir", default="runs")
+    runs_dir_option(r)
     r.set_defaults(func=resume)
 
 
 def train(args) -> int:
-    config = find_preset(Workspace(args.workspace), args.config)
+    config = find_preset(Workspace(args.workspace or default_root()), args.config)
     sets = list(args.set)
     if args.nproc:
         sets += ["launch=distributed", f"nproc_per_node={args.nproc}"]
@@ -63,10 +65,12 @@ def resume(args) -> int:
 
 def _follow(run: Run) -> int:
     """Train in a worker thread and print progress from the run folder, as the UI reads it."""
+    from studio.engine.scoring import forgetting
     from studio.engine.train.job import train_run  # heavy (torch, TRL): only when training
 
     stop = threading.Event()
     result: list[str] = []
+    forgetting.before_training(run)
     worker = threading.Thread(target=lambda: result.append(train_run(run, stop)), daemon=True)
     worker.start()
     printed = 0
@@ -85,8 +89,24 @@ def _follow(run: Run) -> int:
     for sample in run.samples()[-1:]:
         for a in sample["answers"]:
             print(f"probe: {a['prompt']} -> {a['answer']}")
+    _check_forgetting(forgetting.after_training(run, status.get("state", "")))
     print(f"run: {run.path}")
     return 0 if status.get("state") in ("completed", "stopped") else 1
+
+
+def _check_forgetting(job) -> None:
+    """The run's forgetting check in the foreground (Ctrl-C skips it; the run is done)."""
+    from studio.engine.scoring.forgetting import read_record, summary_line
+
+    if job is None:
+        return
+    print("forgetting check: scoring the base and the tuned model on the same questions...",
+          flush=True)
+    try:
+        job.work()
+    except KeyboardInterrupt:
+        job.stop()
+    print(summary_line(read_record(job.run) or {"state": "skipped"}), flush=True)
 
 
 def _print_new_metrics(run: Run, printed: int) -> int:

@@ -399,6 +399,26 @@ MESSAGES = {
     "scoring_partial": "Stopped after {done} of {total} questions: the scores shown are partial, "
                        "not final.",
     "scoring_partial_label": "{label} (partial)",
+    # --- forgetting check (studio.engine.scoring.forgetting): its settings, and why a check
+    # did not run to the end (kept in the run's forgetting.json and shown on its card)
+    "forgetting_no_exam": "forgetting_check needs an exam folder: set forgetting_mmlu_dir or "
+                          "forgetting_ceval_dir, or turn the check off",
+    "forgetting_exam_folder": "{path} is not an exam folder in {benchmark} layout: it needs a "
+                              "{split}/ folder of <subject>_{split}.csv files",
+    "forgetting_needs_weights": "Run {run} has no final weights (state: {state}), so there is "
+                                "no tuned model to check for forgetting.",
+    "busy_forgetting": "The forgetting check of run {run} is using this device.",
+    "forgetting_yield_training": "run {run} started on this device, and the check never holds "
+                                 "up another job",
+    "forgetting_yield_scoring": "a scoring job ({name}) started on this device, and the check "
+                                "never holds up another job",
+    "forgetting_yield_job": "another job ({kind}) started on this device, and the check never "
+                            "holds up another job",
+    "forgetting_run_stopped": "the run was stopped before it completed; the check runs after a "
+                              "completed run",
+    "forgetting_stopped": "the check was stopped before it finished",
+    "forgetting_interrupted": "the studio stopped while the check was running",
+    "forgetting_crashed": "the check stopped with an error: {detail}",
     # --- the app's own guard: hosts, tokens, uploads (tests/reliability/test_app_security.py)
 }
 

@@ -39,7 +39,7 @@ SCRIPT_ENDPOINTS = frozenset({
     "runs_compare", "chat_pick", "chat_send", "chat_stop", "chat_clear", "chat_vote_a",
     "chat_vote_b", "chat_vote_tie", "chat_vote_bad", "scoring_subjects", "scoring_start",
     "scoring_poll", "scoring_stop", "deploy_serve_start", "deploy_serve_stop",
-    "deploy_export", "deploy_push"})
+    "deploy_export", "deploy_push", "forgetting_rerun", "run_forgetting_rerun"})
 QUEUE_SIZE = 64  # waiting events beyond this are refused at once ("queue full"), not piled up
 
 

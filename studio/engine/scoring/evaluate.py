@@ -3,8 +3,9 @@
 ``plan`` reads and checks every question before anything is scored. ``evaluate`` scores one model
 (or one side of a base/tuned pair): it builds the harness's prompts (``prompts``), picks the answer
 letter with the highest next-token log-probability (``score``) and returns per-subject,
-per-category and overall accuracy with every prediction and log-probability. Loading base and
-tuned weights is ``loading``; saving, history and comparison are ``results``.
+per-category and overall accuracy with every prediction and log-probability; ``score_entries`` is
+its scoring step alone, for questions already chosen (the forgetting check's fixed sample).
+Loading base and tuned weights is ``loading``; saving, history and comparison are ``results``.
 """
 
 from __future__ import annotations
@@ -76,8 +77,23 @@ def evaluate(model, tokenizer, benchmark: str, data_dir: str | Path | None = Non
         raise EvalDataError("eval_format_unknown", fmt=fmt, choices=" or ".join(FORMATS))
     split = check_split(benchmark, split)
     entries = plan(benchmark, data_dir, subjects, split, shots, limit)
+    started = time.time()
+    result = score_entries(model, tokenizer, benchmark, split, entries, fmt, batch_size,
+                           progress, stop)
+    result.update(shots=shots, format=fmt, limit=limit, data_dir=str(data_dir or "hub"),
+                  elapsed_s=round(time.time() - started, 2), created_at=time.time(),
+                  dtype=str(getattr(model, "dtype", "")).replace("torch.", ""))
+    result.update(meta or {})
+    return result
+
+
+def score_entries(model, tokenizer, benchmark: str, split: str, entries: list[dict],
+                  fmt: str = "plain", batch_size: int = 8, progress=None,
+                  stop: threading.Event | None = None) -> dict:
+    """Score already planned ``entries`` (``plan``'s shape; any subset of a subject's questions
+    works, such as the forgetting check's fixed sample) and ``summarize`` them."""
     total = sum(len(e["questions"]) for e in entries)
-    started, done, scored = time.time(), 0, {}
+    done, scored = 0, {}
     model.eval()
     for entry in entries:
         key = entry["subject"].key
@@ -94,12 +110,7 @@ def evaluate(model, tokenizer, benchmark: str, data_dir: str | Path | None = Non
         scored[key] = (entry, scores)
         if stop and stop.is_set():
             break
-    result = summarize(benchmark, split, scored, stopped=bool(stop and stop.is_set()))
-    result.update(shots=shots, format=fmt, limit=limit, data_dir=str(data_dir or "hub"),
-                  elapsed_s=round(time.time() - started, 2), created_at=time.time(),
-                  dtype=str(getattr(model, "dtype", "")).replace("torch.", ""))
-    result.update(meta or {})
-    return result
+    return summarize(benchmark, split, scored, stopped=bool(stop and stop.is_set()))
 
 
 def _items(tokenizer, benchmark: str, entry: dict, fmt: str, max_length: int) -> list[Item]:

@@ -20,7 +20,7 @@ import yaml
 
 from studio.engine.errors import ConfigError, Reason
 
-GROUPS = ("model", "data", "method", "lora", "training", "launch", "advanced")
+GROUPS = ("model", "data", "method", "lora", "training", "check", "launch", "advanced")
 
 
 def _f(default, help, group, *, min=None, max=None, choices=None, min_exclusive=False,
@@ -97,6 +97,25 @@ class TrainConfig:
                            choices=["cosine", "linear", "constant", "constant_with_warmup"])
     warmup_ratio: float = _f(0.0, "Share of steps spent warming the learning rate up.",
                              "training", min=0.0, max=0.5)
+    # --- check: after a completed run, score base and tuned on a fixed sample of exam
+    # questions (studio.engine.scoring.forgetting), so a run that destroyed what the model knew
+    # says so without anyone scoring both models by hand
+    forgetting_check: bool = _f(False, "After the run completes, score the base and the tuned "
+                                "model on the same exam questions and say whether general "
+                                "ability was lost. It never holds up the next run: starting "
+                                "another job skips it.", "check")
+    forgetting_mmlu_dir: str = _f("assets/sample-exam/en", "Exam folder in MMLU layout "
+                                  "(test/<subject>_test.csv, no header) for the check; a real "
+                                  "MMLU folder works too. Empty = no MMLU-style questions.",
+                                  "check")
+    forgetting_ceval_dir: str = _f("assets/sample-exam/zh", "Exam folder in C-Eval layout "
+                                   "(val/<subject>_val.csv with a header) for the check; a real "
+                                   "C-Eval folder works too. Empty = no C-Eval-style questions.",
+                                   "check")
+    forgetting_questions: int = _f(100, "Questions per exam, drawn across its subjects with a "
+                                   "fixed seed, so before and after (and every run) are scored "
+                                   "on the same ones. More is surer and slower.", "check",
+                                   min=1, max=100000)
     # --- launch: where the run's processes run (studio.engine.train.launch)
     launch: str = _f("this_process", "How to run: this_process trains inside the studio's own "
                      "process; isolated in a child process (a crash or an out-of-memory kill "
@@ -216,6 +235,9 @@ def validate(cfg: TrainConfig) -> list[Reason]:
     if cfg.eval_steps and not cfg.val_fraction:  # TRL would skip eval without a word
         errors.append(Reason("eval_steps_without_val", {"field": "eval_steps",
                                                         "got": cfg.eval_steps}))
+    if cfg.forgetting_check and not (cfg.forgetting_mmlu_dir.strip() or
+                                     cfg.forgetting_ceval_dir.strip()):
+        errors.append(Reason("forgetting_no_exam", {"field": "forgetting_mmlu_dir"}))
     if cfg.finetuning_type == "qlora":
         errors.extend(_qlora_problems())
     if cfg.launch == "distributed":

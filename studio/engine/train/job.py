@@ -6,6 +6,9 @@ raises for a user's mistake: bad data, a missing model or running out of memory 
 ``failed`` with the message in ``status.json``. ``JobManager`` starts, stops and resumes such jobs
 through the device arbiter (``studio.engine.device``), which runs one job at a time on a worker
 thread, so a web page can start, stop and resume runs without ever blocking or dying with them.
+A completed run whose config asks for it is followed by its forgetting check
+(``studio.engine.scoring.forgetting``) on the same worker; the check gives way to any job started
+while it runs, and ``check_forgetting`` runs it again on demand.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ import torch
 
 from studio.engine.device import Device
 from studio.engine.errors import USER_ERRORS, Reason, RunStateError
-from studio.engine.runs import RESUMABLE, Run, RunStore, process_started
+from studio.engine.runs import FINISHED_WITH_WEIGHTS, RESUMABLE, Run, RunStore, process_started
+from studio.engine.scoring import forgetting
 from studio.engine.train.config import TrainConfig, check
 from studio.engine.train.preflight import check_ready
 
@@ -159,16 +163,33 @@ class TrainingJob:
 
     kind = "training"
 
-    def __init__(self, dataset_path: str | None = None):
+    def __init__(self, dataset_path: str | None = None, exams: dict | None = None):
         self.run: Run | None = None  # set once the device is ours (a refused start makes none)
         self.dataset_path = dataset_path
+        self.exams = exams  # exam -> folder for the forgetting check (None: from the config)
         self.stop_event = threading.Event()
+        self.state = ""
 
     def busy_reason(self) -> Reason:
         return Reason("busy_training", {"run": self.run.id})
 
     def work(self) -> None:
-        train_run(self.run, self.stop_event, self.dataset_path)
+        try:
+            forgetting.before_training(self.run)
+        except Exception:  # a card that cannot say "a check follows" must not stop the run
+            pass
+        self.state = train_run(self.run, self.stop_event, self.dataset_path)
+
+    def follow_up(self):
+        """The run's forgetting check, when it completed and its config asks for one."""
+        try:
+            return forgetting.after_training(self.run, self.state, self.exams)
+        except Exception:  # an unreadable config after training: the run itself is done
+            try:
+                (self.run.path / forgetting.RECORD).unlink(missing_ok=True)  # no card waiting
+            except OSError:
+                pass
+            return None
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -186,20 +207,22 @@ class JobManager:
         job = self.device.active("training")
         return job.run if job else None
 
-    def start(self, cfg: TrainConfig, dataset_path: str | None = None) -> Run:
-        # Model, data and memory are judged before the run folder exists: a run that cannot
-        # start must not fill the Runs list with failures that never trained.
-        check_ready(cfg, dataset_path)
-        job = TrainingJob(dataset_path)
+    def start(self, cfg: TrainConfig, dataset_path: str | None = None,
+              exams: dict | None = None) -> Run:
+        # Model, data, memory and the check's exam folders are judged before the run folder
+        # exists: a run that cannot start must not fill the Runs list with failures.
+        check_ready(cfg, dataset_path, exams)
+        job = TrainingJob(dataset_path, exams)
 
         def create_run():
             job.run = self.store.create(cfg)
 
         return self.device.start(job, before_start=create_run).run
 
-    def resume(self, run_id: str, dataset_path: str | None = None) -> Run:
+    def resume(self, run_id: str, dataset_path: str | None = None,
+               exams: dict | None = None) -> Run:
         run = self.store.resolve(run_id)
-        job = TrainingJob(dataset_path)
+        job = TrainingJob(dataset_path, exams)
 
         def queue_run():
             ensure_resumable(run)
@@ -214,6 +237,24 @@ class JobManager:
             return False
         job.stop()
         return True
+
+    def check_forgetting(self, run_id: str, exams: dict | None = None):
+        """Run the forgetting check of a finished run again (after it was skipped, say)."""
+        run = self.store.resolve(run_id)
+        job = forgetting.ForgettingJob(run, exams)
+
+        def ready():
+            state = run.status().get("state")
+            if state not in FINISHED_WITH_WEIGHTS or run.weights_dir() is None:
+                raise RunStateError("forgetting_needs_weights", run=run.id, state=state)
+            job.queue()  # a page polling right after the click sees the check under way
+
+        return self.device.start(job, before_start=ready)
+
+    def checking(self, run_id: str | None = None):
+        """The forgetting check running now (of ``run_id``, if given), else None."""
+        job = self.device.active("forgetting")
+        return job if job and (not run_id or job.run.id == run_id) else None
 
     def wait(self, timeout: float | None = None) -> None:
         self.device.wait(timeout)

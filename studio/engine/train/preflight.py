@@ -5,7 +5,9 @@ way the job would meet it, but in seconds: the model's own ``config.json`` (its 
 and its layers, read from the folder, the download cache or, with a short timeout, the hub, so a
 model that does not exist is said at once instead of after the hub client's minute of retries),
 the data (read and converted exactly as the job reads it, so a file that cannot be read, rows of
-the wrong kind for the method or too few rows to hold some out is refused here), and the memory a
+the wrong kind for the method or too few rows to hold some out is refused here), the exam folders
+of the forgetting check that follows a completed run (a missing one would only show after the
+whole run), and the memory a
 batch needs on this machine (the estimate's own arithmetic on its frugal side, so only a run that
 cannot fit even with gradient checkpointing is refused). ``check_ready`` is called by the Train
 tab's Start (through ``JobManager.start``) and by ``studio train``: a run that cannot start never
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from studio.engine.errors import USER_ERRORS, ConfigError, ModelError, Reason, reason_of
 from studio.engine.models import BUNDLED_ID, BUNDLED_PACKAGE, cache_root, resolve_model
+from studio.engine.scoring.forgetting import exam_problems
 from studio.engine.train.config import TrainConfig, uses_packing, validate
 
 HUB_TIMEOUT_S = 10  # one metadata request; the download client's retries take a minute offline
@@ -29,18 +32,22 @@ SCALED_ROPE = ("linear", "dynamic", "yarn")  # rope types whose factor stretches
 BUNDLED_FACTS = {"limit": 8192, "layers": 30}  # SmolLM2-135M, before its first conversion
 
 
-def check_ready(cfg: TrainConfig, dataset_path: str | None = None) -> TrainConfig:
+def check_ready(cfg: TrainConfig, dataset_path: str | None = None,
+                exams: dict | None = None) -> TrainConfig:
     """``cfg`` if a run of it can start here, else ConfigError listing every problem."""
-    errors = problems(cfg, dataset_path)
+    errors = problems(cfg, dataset_path, exams)
     if errors:
         raise ConfigError(errors)
     return cfg
 
 
-def problems(cfg: TrainConfig, dataset_path: str | None = None) -> list[Reason]:
+def problems(cfg: TrainConfig, dataset_path: str | None = None,
+             exams: dict | None = None) -> list[Reason]:
     """Every reason a run of ``cfg`` on ``dataset_path`` (default ``cfg.dataset``) cannot
-    start; the memory is judged only once everything else is fine (it needs model and data)."""
-    errors = validate(cfg)
+    start; the memory is judged only once everything else is fine (it needs model and data).
+    ``exams`` are the forgetting check's folders as the caller resolved them (default: from
+    the config)."""
+    errors = validate(cfg) + exam_problems(cfg, exams)
     try:
         facts = model_facts(cfg.model)
     except USER_ERRORS as exc:

@@ -2,7 +2,8 @@
 
 The list and each run's view are read from the run folders, so runs started from the CLI or
 another browser appear too, and runs a server restart ``interrupted`` show so and offer Resume.
-Opening a run reuses the Train tab's live view (it keeps updating while that run trains);
+Opening a run reuses the Train tab's live view (it keeps updating while that run trains or its
+forgetting check runs, whose card offers to run a skipped check again);
 comparing overlays smoothed loss curves and lists only the config fields that differ. Clone fills
 the Train form (``TrainHandles``) and switches to it; Resume hands the run to the Train tab's live
 view.
@@ -16,10 +17,10 @@ import gradio as gr
 
 from studio.engine.errors import USER_ERRORS
 from studio.engine.runs import RESUMABLE
-from studio.ui import charts
-from studio.ui.train import live as train_live
+from studio.ui import charts, forgetting_card
 from studio.ui.runs import view as rv
-from studio.ui.train.actions import dataset_path
+from studio.ui.train import live as train_live
+from studio.ui.train.actions import dataset_path, exam_dirs
 from studio.ui.train.form import config_to_values
 from studio.ui.train.tab import PRIVATE, TrainHandles
 
@@ -92,32 +93,36 @@ def _handlers(ctx, train: TrainHandles):
 
     def open_run(run_id, lang, seen):
         values, active, now = train_live.snapshot(ctx, run_id, lang, seen)
+        card, checking = forgetting_card.values(ctx, run_id, lang)  # polled while it checks
         try:
             run = ctx.store.get(run_id)
         except (FileNotFoundError, TypeError):
-            return *values, "", "", gr.update(visible=False), gr.Timer(active=False), now
+            return *values, "", "", gr.update(visible=False), gr.Timer(active=False), now, \
+                *card
         state = run.status().get("state")
         try:
             yaml_text = (run.path / "config.yaml").read_text(encoding="utf-8")
         except OSError:  # deleted from another browser meanwhile
             yaml_text = ""
         return (*values, yaml_text, rv.files_markdown(tr, lang, run),
-                gr.update(visible=state in RESUMABLE), gr.Timer(active=active), now)
+                gr.update(visible=state in RESUMABLE), gr.Timer(active=active or checking), now,
+                *card)
 
     def clone(run_id, lang):
         n = len(train.form)
         try:
             cfg = ctx.store.get(run_id).config()
         except (*USER_ERRORS, TypeError) as exc:
-            return f"⚠ {tr.t('runs.msg.pick_first', lang) if not run_id else tr.error(exc, lang)}", \
-                gr.skip(), *([gr.skip()] * n)
+            why = tr.t("runs.msg.pick_first", lang) if not run_id else tr.error(exc, lang)
+            return f"⚠ {why}", gr.skip(), *([gr.skip()] * n)
         return (tr.t("runs.msg.cloned", lang, run=run_id), gr.Tabs(selected="train"),
                 *config_to_values(cfg))
 
     def resume(run_id, lang):
         try:
             cfg = ctx.store.get(run_id).config()
-            run = ctx.jobs.resume(run_id, dataset_path(ctx.workspace, cfg))
+            run = ctx.jobs.resume(run_id, dataset_path(ctx.workspace, cfg),
+                                  exam_dirs(ctx.workspace, cfg, strict=False))
         except (*USER_ERRORS, TypeError) as exc:
             return f"⚠ {tr.error(exc, lang)}", gr.skip(), gr.skip()
         return tr.t("runs.msg.resumed", lang, run=run.id), run.id, train_live.EMPTY
@@ -129,6 +134,10 @@ def _handlers(ctx, train: TrainHandles):
 
     def do_delete(run_id, lang):
         try:
+            checking = ctx.jobs.checking(run_id) if run_id else None
+            if checking is not None:  # its check must not write into a folder being removed
+                checking.stop()
+                checking.join(10)
             ctx.store.delete(run_id)
         except (*USER_ERRORS, TypeError) as exc:
             return gr.update(visible=False), f"⚠ {tr.error(exc, lang)}"
@@ -158,7 +167,8 @@ def _wire(ctx, demo: gr.Blocks, tabs: gr.Tabs, train: TrainHandles, p: dict) -> 
     list_out = [p["table"], p["pick"], p["compare"]]
     open_io = {"fn": h["open_run"], "inputs": [p["pick"], lang, p["seen"]],
                "outputs": [*train_live.outputs(p["view"]), p["config"], p["files"], p["resume"],
-                           p["timer"], p["seen"]], "show_progress": "hidden"}
+                           p["timer"], p["seen"], *forgetting_card.outputs(p["view"])],
+               "show_progress": "hidden"}
     refresh = p["refresh"].click(h["listing"], [lang, p["pick"]], list_out, api_name="runs_list")
     refresh.then(**open_io, **PRIVATE)
     demo.load(h["listing"], [lang, p["pick"]], list_out, **PRIVATE)
@@ -170,6 +180,7 @@ def _wire(ctx, demo: gr.Blocks, tabs: gr.Tabs, train: TrainHandles, p: dict) -> 
     p["clone"].click(h["clone"], [p["pick"], lang], [p["message"], tabs, *train.form.values()],
                      api_name="run_clone")
     _wire_resume(ctx, train, p, h, list_out)
+    forgetting_card.wire(ctx, p["view"], p["pick"], "run_forgetting_rerun", then=open_io)
     p["delete"].click(h["ask_delete"], [p["pick"], lang],
                       [p["confirm_row"], p["confirm_text"], p["message"]], **PRIVATE)
     p["cancel"].click(lambda: gr.update(visible=False), None, p["confirm_row"], **PRIVATE)

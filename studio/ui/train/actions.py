@@ -15,6 +15,7 @@ from pathlib import Path
 
 from studio.engine.data.store import resolve_source
 from studio.engine.errors import USER_ERRORS, ConfigError, Reason, reason_of
+from studio.engine.scoring import forgetting
 from studio.engine.train import preflight
 from studio.engine.train.config import FIELDS, TrainConfig, dump_yaml, load_yaml, to_dict, validate
 from studio.engine.workspace import Workspace
@@ -47,11 +48,30 @@ def dataset_path(workspace: Workspace, cfg: TrainConfig) -> str:
     return resolve_source(workspace, cfg.dataset)
 
 
+def exam_dirs(workspace: Workspace, cfg: TrainConfig, strict: bool = True) -> dict | None:
+    """The forgetting check's exam folders a browser user named, through the workspace's rules;
+    None when the check is off, or (``strict`` off, for a resume) when one cannot be found: the
+    check then looks for itself and its card says what is missing."""
+    if not cfg.forgetting_check:
+        return None
+    try:
+        return forgetting.exam_dirs(cfg, resolve=workspace.resolve)
+    except USER_ERRORS:
+        if strict:
+            raise
+        return None
+
+
 def workspace_problems(workspace: Workspace, cfg: TrainConfig) -> list[Reason]:
-    """A dataset or model the browser user named that is not in the workspace (or the hub)."""
+    """A dataset, model or exam folder the browser user named that is not in the workspace (or,
+    for the first two, on the hub)."""
     errors = []
-    for name, find in (("dataset", lambda: dataset_path(workspace, cfg)),
-                       ("model", lambda: workspace.model_source(cfg.model))):
+    finds = [("dataset", lambda: dataset_path(workspace, cfg)),
+             ("model", lambda: workspace.model_source(cfg.model))]
+    if cfg.forgetting_check:
+        finds += [(name, lambda name=name: workspace.resolve(getattr(cfg, name)))
+                  for name in forgetting.EXAMS.values() if getattr(cfg, name).strip()]
+    for name, find in finds:
         try:
             find()
         except USER_ERRORS as exc:
@@ -65,7 +85,7 @@ def problems(workspace: Workspace, cfg: TrainConfig, deep: bool = True) -> list[
     errors = workspace_problems(workspace, cfg)
     if errors or not deep:
         return validate(cfg) + errors
-    return preflight.problems(cfg, dataset_path(workspace, cfg))
+    return preflight.problems(cfg, dataset_path(workspace, cfg), exam_dirs(workspace, cfg))
 
 
 def estimate_text(tr, lang: str, est: dict) -> str:

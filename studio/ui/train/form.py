@@ -26,7 +26,7 @@ FORM_FIELDS = [name for name in FIELDS if name not in OPERATOR_FIELDS]
 RADIO_FIELDS = ("method", "finetuning_type")
 WIDE_FIELDS = ("model", "dataset", "system_prompt", "probe_prompts", "lora_target")
 OPEN_GROUPS = ("model", "data", "method", "lora", "training")
-GROUP_ORDER = (*OPEN_GROUPS, "launch", "advanced")
+GROUP_ORDER = (*OPEN_GROUPS, "check", "launch", "advanced")
 
 
 def _component(ctx, name: str, choices: dict[str, list[str]]):
