@@ -87,3 +87,9 @@ class Translator:
 
         return [gr.update(**{attr: self.t(key, lang) for attr, key in texts.items()})
                 for _, texts in self._bound]
+
+
+def said(render) -> dict[str, str]:
+    """``render(lang)`` in every language: a message a handler wrote, kept (in a ``gr.State``)
+    so that a language switch shows it again translated instead of leaving it in the old one."""
+    return {lang: render(lang) for lang in LANGS}

@@ -22,12 +22,14 @@ from studio.engine.chat.votes import BlindPair, preference_path, record_vote, ta
 from studio.engine.errors import USER_ERRORS, ChatError, VoteError
 from studio.ui.chat.view import (
     MODES,
+    pane_labels,
     panes,
     sides_for,
     stats_line,
     tally_line,
     wait_for_memory,
 )
+from studio.ui.i18n import said
 
 STOPS: dict[str, threading.Event] = {}  # per browser session: the Stop button's signal
 STREAM_EVERY_S = 0.04  # push at most ~25 updates a second; tokens still arrive one by one
@@ -69,19 +71,41 @@ def answer_stream(ctx, engine, text, st, mode, run_id, adapter_dir, model_id, sy
         log.exception("chat answer failed")
         yield failed(ctx, ChatError("chat_failed", detail=_first_line(exc)), st, mode, text, lang)
         return
+    stats = said(lambda lg: stats_line(ctx, last, mode, lg))
     st = {**st, **{s: [*convs[s], {"role": "assistant", "content": last.texts[s]}]
-                   for s in sides}, "voted": False}
+                   for s in sides}, "voted": False, "said": {"stats": stats}}
     show_vote = mode == "blind" and not any(f == "stopped" for f in last.finish.values())
     yield (*panes(st, mode), "", st, gr.update(visible=show_vote), hidden,
-           stats_line(ctx, last, mode, lang), notice_update(ctx, engine, target, lang), *idle)
+           stats.get(lang, stats["en"]), notice_update(ctx, engine, target, lang), *idle)
+
+
+def relabel(ctx, engine, run_id, adapter_dir, mode, st, shown_notice, lang) -> tuple:
+    """The pane labels, stats line, vote note and notice in ``lang``; the answers stay."""
+    labels = pane_labels(ctx, engine, run_id, adapter_dir, mode, lang)
+    texts = (st or {}).get("said", {})
+
+    def again(name):
+        return gr.update(value=texts[name].get(lang, texts[name]["en"])) if texts.get(name) \
+            else gr.skip()
+
+    if texts.get("notice"):
+        notice_ = again("notice")
+    elif shown_notice:  # what the pick's notice says (training active, no tuned model, ...)
+        notice_ = notice(ctx, engine, run_id, adapter_dir, lang)
+    else:
+        notice_ = gr.skip()
+    return (gr.update(label=labels[0]), gr.update(label=labels[1]), again("stats"),
+            again("vote_note"), notice_)
 
 
 def failed(ctx, exc, st, mode, text, lang) -> tuple:
     """The tab's outputs after a failed turn: the panes as before the question, the question kept
     in the box, the reason in the notice, Send enabled and Stop disabled."""
     hidden = gr.update(visible=False)
+    reason = said(lambda lg, e=exc: f"⚠️ {ctx.tr.error(e, lg)}")
+    st = {**st, "said": {"notice": reason}}  # shown again, translated, on a language switch
     return (*panes(st, mode), text, st, hidden, hidden, "",
-            gr.update(value=f"⚠️ {ctx.tr.error(exc, lang)}", visible=True),
+            gr.update(value=reason.get(lang, reason["en"]), visible=True),
             gr.update(interactive=True), gr.update(interactive=False))
 
 
@@ -111,28 +135,37 @@ def record(ctx, choice, st, run_or_adapter, model_id, system, settings, lang):
     try:
         row = record_vote(ctx.workspace, choice, pair, prompt, answers, meta)
     except VoteError as exc:
-        return (gr.update(), gr.update(value=f"⚠️ {ctx.tr.error(exc, lang)}", visible=True),
-                gr.skip(), st)
-    saved = (ctx.t("chat.vote_pair_saved", lang,
-                   path=preference_path(ctx.workspace).relative_to(ctx.workspace.root))
-             if row["pair_saved"] else ctx.t("chat.vote_counted", lang))
-    note = ctx.t("chat.vote_saved", lang, a=ctx.t(f"chat.side_{pair.a}", lang),
-                 b=ctx.t(f"chat.side_{pair.b}", lang), saved=saved)
+        reason = said(lambda lg, e=exc: f"⚠️ {ctx.tr.error(e, lg)}")
+        return (gr.update(), gr.update(value=reason.get(lang, reason["en"]), visible=True),
+                gr.skip(), {**st, "said": {**st.get("said", {}), "vote_note": reason}})
+    path = preference_path(ctx.workspace).relative_to(ctx.workspace.root)
+
+    def note_in(lg):
+        saved = (ctx.t("chat.vote_pair_saved", lg, path=path) if row["pair_saved"]
+                 else ctx.t("chat.vote_counted", lg))
+        return ctx.t("chat.vote_saved", lg, a=ctx.t(f"chat.side_{pair.a}", lg),
+                     b=ctx.t(f"chat.side_{pair.b}", lg), saved=saved)
+
     counts = tally(ctx.workspace, run_or_adapter or None)
-    return (gr.update(visible=False), gr.update(value=note, visible=True),
-            tally_line(ctx, counts, lang), {**st, "voted": True})
+    note, line = said(note_in), said(lambda lg: tally_line(ctx, counts, lg))
+    return (gr.update(visible=False), gr.update(value=note.get(lang, note["en"]), visible=True),
+            line.get(lang, line["en"]),
+            {**st, "voted": True, "said": {"vote_note": note, "stats": line}})
 
 
 # ---------------------------------------------------------------------------- pickers
 
 
-def run_choices(ctx) -> list[tuple[str, str]]:
-    runs = [(f"{r.id} · {r.status().get('state')}", r.id) for r in finished_runs(ctx.store)]
-    return [*runs, (ctx.t("chat.no_run"), "")]
+def run_choices(ctx, lang: str = "en") -> list[tuple[str, str]]:
+    def label(run) -> str:  # the id and how the run ended, in ``lang``
+        return f"{run.id} · {ctx.t('chat.run_state.' + str(run.status().get('state')), lang)}"
+
+    return [*[(label(r), r.id) for r in finished_runs(ctx.store)],
+            (ctx.t("chat.no_run", lang), "")]
 
 
-def fresh_runs(ctx, current: str):
-    choices = run_choices(ctx)
+def fresh_runs(ctx, current: str, lang: str = "en"):
+    choices = run_choices(ctx, lang)
     ids = [run_id for _, run_id in choices]
     return gr.update(choices=choices, value=current if current in ids else ids[0])
 

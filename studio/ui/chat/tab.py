@@ -42,7 +42,7 @@ def build(ctx, demo: gr.Blocks, page: gr.Tab) -> ChatHandles:
         with gr.Column(scale=4):
             with gr.Row(equal_height=False):
                 run = tr(gr.Dropdown, texts={"label": "chat.run", "info": "chat.run_info"},
-                         choices=h.run_choices(ctx), value=h.first_run(ctx), scale=3,
+                         choices=h.run_choices(ctx, "en"), value=h.first_run(ctx), scale=3,
                          elem_id="chat-run")
                 refresh = tr(gr.Button, texts={"value": "chat.refresh"}, size="sm", scale=0,
                              min_width=90)
@@ -57,8 +57,11 @@ def build(ctx, demo: gr.Blocks, page: gr.Tab) -> ChatHandles:
                                   label=labels[0], buttons=["copy"], feedback_options=None)
                 right = gr.Chatbot(height=440, placeholder=empty, elem_id="chat-right",
                                    label=labels[1], buttons=["copy"], feedback_options=None)
+                for pane in (left, right):  # labels name the models: set by ``h.relabel``
+                    tr.bind(pane, placeholder="chat.pane_empty")
             with gr.Row(equal_height=True):
-                msg = tr(gr.Textbox, texts={"placeholder": "chat.placeholder"}, show_label=False,
+                msg = tr(gr.Textbox, texts={"placeholder": "chat.placeholder",
+                                            "label": "chat.question"}, show_label=False,
                          scale=6, lines=1, max_lines=6, elem_id="chat-input", autofocus=True)
                 send = tr(gr.Button, texts={"value": "chat.send"}, variant="primary", scale=1,
                           min_width=90, elem_id="chat-send")
@@ -121,10 +124,14 @@ def build(ctx, demo: gr.Blocks, page: gr.Tab) -> ChatHandles:
     adapter.submit(pick, [run, adapter, mode, lang], picked, **quiet)
     mode.change(reset, [run, adapter, mode, lang], view, **quiet)
     lang.change(lambda lv: gr.update(choices=h.mode_choices(ctx, lv)), lang, mode, **quiet)
+    # The answers stay; labels and what handlers said come back in the new language.
+    relabel_in = [run, adapter, mode, state, notice, lang]
+    lang.change(lambda *args: h.relabel(ctx, engine, *args), relabel_in,
+                [left, right, stats, vote_note, notice], **quiet)
     # Runs finished since the page opened are listed whenever the tab is shown, so a run that
     # just ended on the Train tab is one click away; the pick is kept unless it was deleted.
-    for event in (demo.load, page.select, refresh.click):
-        event(lambda current: h.fresh_runs(ctx, current), run, run, **quiet)
+    for event in (demo.load, page.select, refresh.click, lang.change):
+        event(lambda current, lv: h.fresh_runs(ctx, current, lv), [run, lang], run, **quiet)
     clear.click(reset, [run, adapter, mode, lang], view, api_name="chat_clear",
                 show_progress="hidden")
     examples.click(lambda sample: sample[0], examples, msg, **quiet)
@@ -171,7 +178,8 @@ def wire_compare(ctx, tabs: gr.Tabs, chat: ChatHandles, button: gr.Button, sourc
             gr.Warning(ctx.t("chat.compare_unfinished", lang, run=run_id or "-"))
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         first = next(iter(h.examples_of(ctx, ctx.chat_engine, run_id)), "")
-        return (gr.Tabs(selected="chat"), gr.update(choices=h.run_choices(ctx), value=run_id),
+        return (gr.Tabs(selected="chat"), gr.update(choices=h.run_choices(ctx, lang),
+                                                    value=run_id),
                 "side", first)
 
     button.click(compare, [source, ctx.lang], [tabs, chat.run, chat.mode, chat.msg],

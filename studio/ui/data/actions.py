@@ -33,7 +33,8 @@ class DataActions(DataHandlers):
     def open_row(self, row_no, lang: str, state: dict) -> dict:
         index = self._index(row_no, state)
         ui = self.ui
-        return {ui.row_no: index + 1, ui.preview_row: index + 1, ui.edit_msg: "",
+        self.unsay(state, "edit_msg")
+        return {ui.state: state, ui.row_no: index + 1, ui.preview_row: index + 1, ui.edit_msg: "",
                 ui.editor: ed.record_json(state["records"][index])}
 
     def select_row(self, lang: str, state: dict, evt: gr.SelectData) -> dict:
@@ -44,8 +45,8 @@ class DataActions(DataHandlers):
 
     def blank_row(self, lang: str, state: dict) -> dict:
         template = ed.template_for(ed.dataset_kind(state["records"]))
-        return {self.ui.editor: ed.record_json(template),
-                self.ui.edit_msg: view.message(self.t, lang, "info", "data.blank_hint")}
+        return {self.ui.state: state, self.ui.editor: ed.record_json(template),
+                **self.say(state, "edit_msg", lang, "info", "data.blank_hint")}
 
     def _index(self, row_no, state: dict) -> int:
         if not state["records"]:
@@ -68,9 +69,8 @@ class DataActions(DataHandlers):
         page = ed.page_for_row(ed.search(recs, query), index) if index is not None else 1
         out = self.view(state, lang, query, page)
         if measured:
-            out[self.ui.stats] = view.message(self.t, lang, "info", "data.remeasure")
-        out[self.ui.edit_msg] = view.message(self.t, lang, "ok", key, n=len(state["undo"]),
-                                             **fmt)
+            out.update(self.say(state, "stats", lang, "info", "data.remeasure"))
+        out.update(self.say(state, "edit_msg", lang, "ok", key, n=len(state["undo"]), **fmt))
         if index is not None and recs:
             index = min(index, len(recs) - 1)
             out[self.ui.row_no] = index + 1
@@ -106,7 +106,8 @@ class DataActions(DataHandlers):
     def undo(self, query: str, lang: str, state: dict) -> dict:
         index = ed.undo_last(state["records"], state["undo"])
         if index is None:
-            return {self.ui.edit_msg: view.message(self.t, lang, "info", "data.nothing_to_undo")}
+            return {self.ui.state: state,
+                    **self.say(state, "edit_msg", lang, "info", "data.nothing_to_undo")}
         return self._after_edit(state, lang, query, index, "data.undone", row=index + 1)
 
     # ------------------------------------------------------------------ preview and lengths
@@ -130,6 +131,7 @@ class DataActions(DataHandlers):
                  for side, conv in pv.conversations(record)]
         notes = tuple(template.notes(tokenizer, record))
         state["shown"] = (index + 1, sides, notes)  # re-rendered as is when the language changes
+        self.unsay(state, "preview")
         return {self.ui.state: state,
                 self.ui.preview: view.preview(self.t, lang, index + 1, sides, notes)}
 
@@ -142,6 +144,7 @@ class DataActions(DataHandlers):
             raise Refusal("data.bad_max_length")
         lengths, failed = pv.lengths(self._tokenizer(model), state["records"])
         state.update(lengths=lengths, failed=failed, max_length=limit)
+        self.unsay(state, "stats")
         s = pv.stats(lengths, limit, failed)
         return {self.ui.state: state, self.ui.stats: view.length_stats(self.t, lang, s),
                 **self.problem_view(state, lang)}
@@ -157,8 +160,9 @@ class DataActions(DataHandlers):
         path = store.save_dataset(self.ctx.workspace, name, state["records"])
         rel = str(path.relative_to(self.ctx.workspace.root))
         ui = self.ui
-        return {ui.save_msg: view.message(self.t, lang, "ok", "data.saved",
-                                          n=len(state["records"]), path=rel),
+        return {ui.state: state,
+                **self.say(state, "save_msg", lang, "ok", "data.saved", n=len(state["records"]),
+                           path=rel),
                 ui.saved_path: rel,
                 ui.source: gr.update(choices=store.list_datasets(self.ctx.workspace))}
 
@@ -179,6 +183,8 @@ class DataActions(DataHandlers):
             slots = self.slot_updates(state["fmt"], store.columns(state["rows"]),
                                       state["slots"], lang)
             out.update(zip(self.ui.slots, slots))
+        for attr, (level, key, fmt) in state.get("msgs", {}).items():  # edits, saves, errors
+            out[getattr(self.ui, attr)] = view.message(self.t, lang, level, key, **fmt)
         return out
 
     def analyze(self, model: str, row_no, assistant_only: bool, max_length, lang: str,

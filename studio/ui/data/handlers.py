@@ -23,6 +23,7 @@ from studio.engine.data.read import read_rows
 from studio.engine.data.validate import validate
 from studio.engine.errors import StudioError
 from studio.ui.data import html as view
+from studio.ui.i18n import said
 
 log = logging.getLogger(__name__)
 MAX_SLOTS = 5
@@ -40,6 +41,7 @@ class Refusal(Exception):
 def empty_state() -> dict:
     return {"rows": [], "records": [], "undo": [], "source": "", "fmt": "", "slots": {},
             "status": ("info", "data.status_idle", {}),  # re-rendered on a language switch
+            "msgs": {},  # the other message boxes' (level, key, values), re-rendered likewise
             "lengths": None, "failed": {}, "max_length": 0, "shown": None,
             "limited": False}  # True when the source had more rows than limits.MAX_ROWS
 
@@ -53,16 +55,21 @@ def guarded(msg_attr: str):
             try:
                 return fn(self, *args)
             except StudioError as exc:
-                detail = self.ctx.tr.error(store.public_error(ws, exc), lang)
+                public = store.public_error(ws, exc)
+                detail = said(lambda lg: self.ctx.tr.error(public, lg))
             except Refusal as exc:
-                detail = self.t(exc.key, lang, **exc.fmt)
+                detail = said(lambda lg, e=exc: self.t(e.key, lg, **e.fmt))
             except OSError as exc:  # a file vanished or a disk filled: say which, plainly
                 detail = store.public_text(ws, str(exc))
             except Exception as exc:  # a bug or a library surprise: keep the server alive
                 log.exception("Data tab: %s failed", fn.__name__)
                 detail = store.public_text(ws, f"{type(exc).__name__}: {exc}")
-            return {getattr(self.ui, msg_attr): view.message(
-                self.ctx.t, lang, "error", "data.error", detail=detail)}
+            state = args[-1] if args and isinstance(args[-1], dict) else None
+            if state is None:
+                return {getattr(self.ui, msg_attr): view.message(
+                    self.t, lang, "error", "data.error", detail=detail)}
+            return {self.ui.state: state,  # the error is re-rendered on a language switch
+                    **self.say(state, msg_attr, lang, "error", "data.error", detail=detail)}
         return run
     return wrap
 
@@ -94,10 +101,12 @@ class DataHandlers:
                  for p in validate(state["records"])]
         lengths, limit = state["lengths"], state["max_length"]
         if lengths is not None:
-            items += [(i + 1, "tokens", self.t("data.problem.too_long", lang, n=n,
-                                               max_length=limit))
+            tokens = self.t("data.field.tokens", lang)
+            template = self.t("data.field.template", lang)
+            items += [(i + 1, tokens, self.t("data.problem.too_long", lang, n=n,
+                                             max_length=limit))
                       for i, n in enumerate(lengths) if n is not None and n > limit]
-            items += [(r, "template", msg) for r, msg in state["failed"].items()]
+            items += [(r, template, msg) for r, msg in state["failed"].items()]
         items.sort(key=lambda item: item[0])
         rows_hit = len({r for r, _, _ in items})
         info = (self.t("data.problems_info", lang, n=len(items), rows=rows_hit)
@@ -106,8 +115,21 @@ class DataHandlers:
                 self.ui.problems_info: info}
 
     def status(self, state: dict, lang: str, level: str, key: str, **fmt) -> dict:
-        state["status"] = (level, key, fmt)  # kept so a language switch re-renders it
-        return {self.ui.status: view.message(self.t, lang, level, key, **fmt)}
+        return self.say(state, "status", lang, level, key, **fmt)
+
+    def say(self, state: dict, attr: str, lang: str, level: str, key: str, **fmt) -> dict:
+        """A message in the box ``ui.<attr>``, kept so a language switch re-renders it."""
+        if attr == "status":
+            state["status"] = (level, key, fmt)
+        else:
+            state.setdefault("msgs", {})[attr] = (level, key, fmt)
+        return {getattr(self.ui, attr): view.message(self.t, lang, level, key, **fmt)}
+
+    @staticmethod
+    def unsay(state: dict, *attrs: str) -> None:
+        """The boxes ``attrs`` no longer show a message (cleared, or showing a view)."""
+        for attr in attrs:
+            state.setdefault("msgs", {}).pop(attr, None)
 
     def slot_updates(self, fmt: str, cols: list[str], slots: dict, lang: str) -> list:
         names = store.SLOTS.get(fmt, ())

@@ -29,8 +29,11 @@ MSG = {"error": "background:#fef2f2;color:#b91c1c;border-left:4px solid #dc2626;
 
 def message(t, lang: str, level: str, key: str, **fmt) -> str:
     """A coloured one-line message box; ``level`` is error, warn, ok or info."""
-    # A (key, values) value is itself translated, so a stored message re-renders in any language.
-    fmt = {k: t(v[0], lang, **v[1]) if isinstance(v, tuple) else v for k, v in fmt.items()}
+    # A (key, values) value is itself translated, and a {lang: text} value picked, so a stored
+    # message re-renders in any language.
+    fmt = {k: t(v[0], lang, **v[1]) if isinstance(v, tuple)
+           else v.get(lang, v.get("en", "")) if isinstance(v, dict) else v
+           for k, v in fmt.items()}
     text = html.escape(t(key, lang, **fmt))
     return (f"<div class='data-msg data-msg-{level}' style='{MSG[level]}padding:8px 12px;"
             f"border-radius:6px;font-size:14px'>{text}</div>")

@@ -83,8 +83,9 @@ def _rows_section(ctx, ui) -> None:
             with gr.Row(equal_height=True, elem_id="data-pager"):
                 ui.prev = tr(gr.Button, texts={"value": "data.prev"}, size="sm", min_width=90,
                              scale=0)
-                ui.page = gr.Number(value=1, precision=0, minimum=1, min_width=70, scale=0,
-                                    show_label=False, container=False, elem_id="data-page")
+                ui.page = tr(gr.Number, texts={"label": "data.page"}, value=1, precision=0,
+                             minimum=1, min_width=70, scale=0, show_label=False,
+                             container=False, elem_id="data-page")
                 ui.next = tr(gr.Button, texts={"value": "data.next"}, size="sm", min_width=90,
                              scale=0)
                 ui.page_info = gr.Markdown(ctx.t("data.no_rows"), elem_classes="studio-muted")
@@ -104,7 +105,7 @@ def _rows_section(ctx, ui) -> None:
                 ui.delete_row = tr(gr.Button, texts={"value": "data.delete_row"},
                                    variant="stop", min_width=80)
                 ui.undo = tr(gr.Button, texts={"value": "data.undo"}, min_width=80)
-            ui.edit_msg = gr.HTML("")
+            ui.edit_msg = gr.HTML("", elem_id="data-edit-msg")
 
 
 def _model_view_section(ctx, ui) -> None:
@@ -147,7 +148,7 @@ def _problems_and_save(ctx, ui) -> None:
                               elem_id="data-save-name")
             ui.save = tr(gr.Button, texts={"value": "data.save"}, variant="primary",
                          elem_id="data-save")
-            ui.save_msg = gr.HTML("")
+            ui.save_msg = gr.HTML("", elem_id="data-save-msg")
             ui.saved_path = tr(gr.Textbox, texts={"label": "data.saved_path"},
                                interactive=False, elem_id="data-saved-path")
 

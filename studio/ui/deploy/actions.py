@@ -6,7 +6,8 @@ workspace's ``exports/`` folder and every result names the full path, so "where 
 answered on the page; files a person can take away (zip, GGUF, Modelfile) are offered for download.
 A pick that is not a run is a typed model and goes through the workspace like any other (the
 bundled model, a hub id, or a folder inside the allowed roots), so the page cannot serve, export
-or push a folder from anywhere on the server's disk.
+or push a folder from anywhere on the server's disk. What serving, an export or a push says is
+returned in every language (``{lang: text}``), so a language switch shows it again translated.
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from studio.engine.export.space import human_size
 from studio.engine.models import BUNDLED_ID
 from studio.engine.runs import is_run_folder
 from studio.engine.serve import snippets
-
-DEFAULT_PROMPT = "Tell me who you are."
+from studio.ui.i18n import said
 
 
 def model_choices(ctx, lang: str = "en") -> list[tuple[str, str]]:
@@ -58,11 +58,13 @@ def serving(ctx) -> bool:
     return ctx.server is not None and ctx.server.running
 
 
-def start_server(ctx, pick: str, host: str, port, key: str, lang: str) -> str:
+def start_server(ctx, pick: str, host: str, port, key: str) -> dict[str, str]:
+    """Start serving ``pick``; what to say about it in every language (nothing: started)."""
     from studio.engine.serve.server import ServeOptions, StudioServer
 
     if serving(ctx):
-        return ctx.t("deploy.serve.already", lang, url=ctx.server.options.url)
+        url = ctx.server.options.url
+        return said(lambda lg: ctx.t("deploy.serve.already", lg, url=url))
     try:
         options = ServeOptions(model=base_of(ctx, pick), host=(host or "").strip(),
                                port=int(port or 0), api_key=(key or "").strip())
@@ -70,9 +72,9 @@ def start_server(ctx, pick: str, host: str, port, key: str, lang: str) -> str:
         server.warm()
         server.start()
     except (*USER_ERRORS, ValueError) as exc:
-        return f"⚠️ {ctx.tr.error(exc, lang)}"
+        return said(lambda lg, e=exc: f"⚠️ {ctx.tr.error(e, lg)}")
     ctx.server = server
-    return ""
+    return {}
 
 
 def stop_server(ctx) -> None:
@@ -96,29 +98,33 @@ def serve_view(ctx, pick: str, lang: str, message: str = "") -> tuple:
         url, keyed = "http://127.0.0.1:8000/v1", False
     if message:
         status = f"{message}\n\n{status}"
-    name = pick or BUNDLED_ID
+    name, prompt = pick or BUNDLED_ID, ctx.t("deploy.sample_prompt", lang)
     return (status, gr.update(interactive=not running), gr.update(interactive=running),
-            snippets.curl(url, name, DEFAULT_PROMPT, keyed),
-            snippets.python(url, name, DEFAULT_PROMPT, keyed))
+            snippets.curl(url, name, prompt, keyed), snippets.python(url, name, prompt, keyed))
 
 
 # ---------------------------------------------------------------------- exports and the hub
-def export(ctx, pick: str, kind: str, quant: str, lang: str) -> tuple[str, list[str] | None]:
+def export(ctx, pick: str, kind: str, quant: str) -> tuple[dict[str, str], list[str] | None]:
     from studio.engine.export.deploy import export as export_source
 
     try:
         done = export_source(kind, source_of(ctx, pick), exports_root(ctx), quant)
     except (*USER_ERRORS, ValueError) as exc:
-        return f"⚠️ {ctx.tr.error(exc, lang)}", None
+        return said(lambda lg, e=exc: f"⚠️ {ctx.tr.error(e, lg)}"), None
     key = "deploy.export.reused" if done.reused else "deploy.export.done"
-    lines = [ctx.t(key, lang, path=str(done.path), size=human_size(_size(done.path)))]
-    if done.kind == "gguf":
-        lines.append(ctx.t("deploy.export.ollama", lang, folder=str(done.path.parent),
-                           name=done.path.stem.lower()))
-    return "\n\n".join(lines), [str(f) for f in done.files if f.exists()] or None
+    size = human_size(_size(done.path))
+
+    def message(lg):
+        lines = [ctx.t(key, lg, path=str(done.path), size=size)]
+        if done.kind == "gguf":
+            lines.append(ctx.t("deploy.export.ollama", lg, folder=str(done.path.parent),
+                               name=done.path.stem.lower()))
+        return "\n\n".join(lines)
+
+    return said(message), [str(f) for f in done.files if f.exists()] or None
 
 
-def push(ctx, pick: str, repo: str, token: str, private: bool, lang: str) -> str:
+def push(ctx, pick: str, repo: str, token: str, private: bool) -> dict[str, str]:
     from studio.engine.export.deploy import export as export_source
     from studio.engine.export.hub import push_to_hub
 
@@ -127,8 +133,8 @@ def push(ctx, pick: str, repo: str, token: str, private: bool, lang: str) -> str
         url = push_to_hub(folder, (repo or "").strip(), token=(token or "").strip() or None,
                           private=bool(private))
     except (*USER_ERRORS, ValueError) as exc:
-        return f"⚠️ {ctx.tr.error(exc, lang)}"
-    return ctx.t("deploy.push.done", lang, url=url, folder=str(folder))
+        return said(lambda lg, e=exc: f"⚠️ {ctx.tr.error(e, lg)}")
+    return said(lambda lg: ctx.t("deploy.push.done", lg, url=url, folder=str(folder)))
 
 
 def _size(path: Path) -> int:

@@ -17,6 +17,11 @@ from studio.engine.export.gguf import GGUF_QUANTS
 from studio.ui.deploy import actions as a
 
 
+def quant_choices(ctx, lang: str) -> list[tuple[str, str]]:
+    """The GGUF precisions, each with what it trades, in ``lang``."""
+    return [(f"{k} · {ctx.t(f'deploy.quant.{k}', lang)}", k) for k in GGUF_QUANTS]
+
+
 def build(ctx, demo: gr.Blocks, page: gr.Tab) -> None:
     tr, c = ctx.tr, {}
     tr(gr.Markdown, texts={"value": "deploy.intro"}, elem_id="deploy-intro")
@@ -56,7 +61,7 @@ def build(ctx, demo: gr.Blocks, page: gr.Tab) -> None:
                                             "info": "deploy.export.kind.help"},
                            choices=list(KINDS), value="gguf", elem_id="deploy-kind", scale=3)
             c["quant"] = tr(gr.Dropdown, texts={"label": "deploy.export.quant"},
-                            choices=[(f"{k} · {v}", k) for k, v in GGUF_QUANTS.items()],
+                            choices=quant_choices(ctx, "en"),
                             value="q8_0", elem_id="deploy-quant", scale=3)
             c["export"] = tr(gr.Button, texts={"value": "deploy.export.go"}, variant="primary",
                              scale=1, elem_id="deploy-export")
@@ -75,45 +80,71 @@ def build(ctx, demo: gr.Blocks, page: gr.Tab) -> None:
                               elem_id="deploy-private")
         c["push"] = tr(gr.Button, texts={"value": "deploy.push.go"}, elem_id="deploy-push")
         c["push_msg"] = gr.Markdown(elem_id="deploy-push-message")
+    # What serving, the export and the push said, in every language ({"serve": {lang: text},
+    # ...}): a language switch shows it again translated.
+    c["said"] = gr.State({})
     _wire(ctx, demo, page, c)
 
 
 def _wire(ctx, demo: gr.Blocks, page: gr.Tab, c: dict) -> None:
     lang = ctx.lang
-    view_out = [c["status"], c["start"], c["stop"], c["curl"], c["python"]]
+    said = c["said"]
+    view_out = [c["status"], c["start"], c["stop"], c["curl"], c["python"], said]
     quiet = {"show_progress": "hidden"}
 
-    def show(pick, lang_):
-        return a.serve_view(ctx, pick, lang_)
+    def text(texts: dict, lang_: str) -> str:
+        return texts.get(lang_, texts.get("en", "")) if texts else ""
 
-    def start(pick, host, port, key, lang_):
-        yield a.serve_view(ctx, pick, lang_, ctx.t("deploy.serve.starting", lang_))
-        message = a.start_server(ctx, pick, host, port, key, lang_)
-        yield a.serve_view(ctx, pick, lang_, message)
+    def without(said_, key):
+        return {k: v for k, v in (said_ or {}).items() if k != key}
 
-    def stop(pick, lang_):
+    def show(pick, said_, lang_):  # a fresh view: what serving said before is dropped
+        return *a.serve_view(ctx, pick, lang_), without(said_, "serve")
+
+    def relabel(pick, said_, lang_):
+        """The picker (it names the base model in words) and every message, in ``lang_``."""
+        said_ = said_ or {}
+        again = [text(said_[k], lang_) if said_.get(k) else gr.skip() for k in ("export", "push")]
+        return (a.fresh_models(ctx, pick, lang_),
+                *a.serve_view(ctx, pick, lang_, text(said_.get("serve"), lang_)), said_, *again)
+
+    def start(pick, host, port, key, said_, lang_):
+        said_ = without(said_, "serve")
+        yield *a.serve_view(ctx, pick, lang_, ctx.t("deploy.serve.starting", lang_)), said_
+        message = a.start_server(ctx, pick, host, port, key)
+        yield *a.serve_view(ctx, pick, lang_, text(message, lang_)), {**said_, "serve": message}
+
+    def stop(pick, said_, lang_):
         a.stop_server(ctx)
-        return a.serve_view(ctx, pick, lang_)
+        return show(pick, said_, lang_)
 
-    def export(pick, kind, quant, lang_):
-        yield ctx.t("deploy.export.working", lang_, kind=kind), None
-        yield a.export(ctx, pick, kind, quant, lang_)
+    def export(pick, kind, quant, said_, lang_):
+        said_ = without(said_, "export")
+        yield ctx.t("deploy.export.working", lang_, kind=kind), None, said_
+        message, files = a.export(ctx, pick, kind, quant)
+        yield text(message, lang_), files, {**said_, "export": message}
 
-    def push(pick, repo, token, private, lang_):
-        yield ctx.t("deploy.push.working", lang_)
-        yield a.push(ctx, pick, repo, token, private, lang_)
+    def push(pick, repo, token, private, said_, lang_):
+        said_ = without(said_, "push")
+        yield ctx.t("deploy.push.working", lang_), said_
+        message = a.push(ctx, pick, repo, token, private)
+        yield text(message, lang_), {**said_, "push": message}
 
+    pick_in = [c["pick"], said, lang]
     for event in (demo.load, page.select, c["refresh"].click):
         event(lambda pick, lang_: a.fresh_models(ctx, pick, lang_), [c["pick"], lang],
-              c["pick"], **quiet).then(show, [c["pick"], lang], view_out, **quiet)
-    c["pick"].change(show, [c["pick"], lang], view_out, **quiet)
-    lang.change(show, [c["pick"], lang], view_out, **quiet)
-    c["start"].click(start, [c["pick"], c["host"], c["port"], c["key"], lang], view_out,
+              c["pick"], **quiet).then(show, pick_in, view_out, **quiet)
+    c["pick"].change(show, pick_in, view_out, **quiet)
+    lang.change(relabel, pick_in, [c["pick"], *view_out, c["export_msg"], c["push_msg"]],
+                **quiet)
+    lang.change(lambda lang_: gr.update(choices=quant_choices(ctx, lang_)), lang, c["quant"],
+                **quiet)
+    c["start"].click(start, [c["pick"], c["host"], c["port"], c["key"], said, lang], view_out,
                      api_name="deploy_serve_start", concurrency_limit=1)
-    c["stop"].click(stop, [c["pick"], lang], view_out, api_name="deploy_serve_stop")
+    c["stop"].click(stop, pick_in, view_out, api_name="deploy_serve_stop")
     c["kind"].change(lambda kind: gr.update(visible=kind == "gguf"), c["kind"], c["quant"])
-    c["export"].click(export, [c["pick"], c["kind"], c["quant"], lang],
-                      [c["export_msg"], c["files"]], api_name="deploy_export",
+    c["export"].click(export, [c["pick"], c["kind"], c["quant"], said, lang],
+                      [c["export_msg"], c["files"], said], api_name="deploy_export",
                       concurrency_limit=1)
-    c["push"].click(push, [c["pick"], c["repo"], c["token"], c["private"], lang], c["push_msg"],
-                    api_name="deploy_push", concurrency_limit=1)
+    c["push"].click(push, [c["pick"], c["repo"], c["token"], c["private"], said, lang],
+                    [c["push_msg"], said], api_name="deploy_push", concurrency_limit=1)

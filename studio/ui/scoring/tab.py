@@ -68,6 +68,7 @@ def build(ctx) -> dict:
         c["stop"] = tr(gr.Button, texts={"value": "scoring.stop"}, variant="stop",
                        elem_id="scoring-stop")
     c["message"] = gr.Markdown(elem_id="scoring-message")
+    c["said"] = gr.State({})  # the message in every language, re-shown on a language switch
     c["progress"] = gr.HTML(elem_id="scoring-progress")
     # No y_lim: Gradio 6.31 redraws a BarPlot that has one empty and upside down when the
     # language switch re-renders the tab. The title is a Markdown line, translated with the page.
@@ -75,10 +76,14 @@ def build(ctx) -> dict:
     c["chart"] = gr.BarPlot(x="bar", y="accuracy", color="model",
                             x_label_angle=-30, height=320, x_title=" ", y_title="%",
                             show_label=False, elem_id="scoring-chart")
+    tr.bind(c["chart"], color_title="scoring.chart.model")
+    # Headers are the frames' columns, so a language switch sends the frames again (relabel).
     c["table"] = tr(gr.Dataframe, texts={"label": "scoring.table"}, interactive=False,
-                    wrap=True, max_height=420, elem_id="scoring-table")
+                    value=view.result_table(ctx, "en", {}), wrap=True, max_height=420,
+                    elem_id="scoring-table")
     c["history"] = tr(gr.Dataframe, texts={"label": "scoring.history"}, interactive=False,
-                      max_height=260, elem_id="scoring-history")
+                      value=view.history_frame(ctx, None, "en"), max_height=260,
+                      elem_id="scoring-history")
     c["job"] = gr.Textbox(visible=False, elem_id="scoring-job")  # not State: the API needs it
     c["timer"] = gr.Timer(POLL_SECONDS, active=False)
     _wire(ctx, c)
@@ -94,10 +99,10 @@ def _wire(ctx, c: dict) -> None:
 
     def load(bench, data_dir, quick, lang_):
         try:
-            return *view.subject_updates(ctx, bench, data_dir, quick), ""
+            return *view.subject_updates(ctx, bench, data_dir, quick), *view.say(lang_)
         except (EvalDataError, PathError) as exc:
             return (*[gr.update(choices=[], value=[]) for _ in groups],
-                    f"⚠️ {ctx.tr.error(exc, lang_)}")
+                    *view.say(lang_, lambda lg, e=exc: f"⚠️ {ctx.tr.error(e, lg)}"))
 
     def switch(bench, data_dir, quick, lang_):
         if data_dir in view.SAMPLES.values():  # follow the sample exam; keep a user's own folder
@@ -120,7 +125,8 @@ def _wire(ctx, c: dict) -> None:
     def start(bench, data_dir, shots, fmt, limit, dtype, model, run, other, lang_, *picked):
         keys = view.picked_subjects(picked)
         if not keys:
-            return ctx.t("scoring.msg.no_subjects", lang_), "", gr.Timer(active=False)
+            text, said = view.say(lang_, lambda lg: ctx.t("scoring.msg.no_subjects", lg))
+            return text, "", gr.Timer(active=False), said
         try:
             job = ScoringJob(view.comparison_sides(ctx, model, run, other), bench,
                              view.resolve_data_dir(ctx, data_dir),
@@ -128,8 +134,10 @@ def _wire(ctx, c: dict) -> None:
                              str(ctx.store.root), str(ctx.workspace.writable("eval")))
             job.start(ctx.device)  # refused while training or scoring holds the device
         except (*USER_ERRORS, ValueError) as exc:
-            return f"⚠️ {ctx.tr.error(exc, lang_)}", "", gr.Timer(active=False)
-        return ctx.t("scoring.msg.started", lang_, n=job.total), job.id, gr.Timer(active=True)
+            text, said = view.say(lang_, lambda lg, e=exc: f"⚠️ {ctx.tr.error(e, lg)}")
+            return text, "", gr.Timer(active=False), said
+        text, said = view.say(lang_, lambda lg: ctx.t("scoring.msg.started", lg, n=job.total))
+        return text, job.id, gr.Timer(active=True), said
 
     def job_of(job_id) -> ScoringJob | None:
         job = ctx.device.latest("scoring")  # results live on disk; only the latest is polled
@@ -153,34 +161,48 @@ def _wire(ctx, c: dict) -> None:
         job = job_of(job_id)
         if job and job.running:
             job.stop()
-            return ctx.t("scoring.msg.stopping", lang_)
-        return ""
+            return view.say(lang_, lambda lg: ctx.t("scoring.msg.stopping", lg))
+        return view.say(lang_)
 
-    def pick_run(run, model):
+    def pick_run(run, model, lang_):
         if not run:
-            return model, view.history_frame(ctx, None)
+            return model, view.history_frame(ctx, None, lang_)
         try:
             base = ctx.store.get(run).config().model
         except Exception:  # a run without a readable config keeps the typed model
             base = model
-        return base, view.history_frame(ctx, run)
+        return base, view.history_frame(ctx, run, lang_)
+
+    def relabel(job_id, run, said, lang_):
+        """Everything handlers wrote, again in ``lang_``: the message, and the job's progress,
+        table (its headers), chart and history; labels switch through ``ctx.tr``."""
+        message = said.get(lang_, gr.skip()) if said else gr.skip()
+        if job_of(job_id) is None:  # nothing scored on this page: the empty table's headers
+            table = view.result_table(ctx, lang_, {}) if not job_id else gr.skip()
+            return (message, gr.skip(), table, gr.skip(), view.history_frame(ctx, run, lang_),
+                    gr.skip())
+        return message, *poll(job_id, run, lang_)
 
     form = [c["bench"], c["data_dir"], c["quick"], lang]
-    c["load"].click(load, form, [*groups, c["message"]], api_name="scoring_subjects")
-    c["bench"].change(switch, form, [c["data_dir"], *groups, c["message"]])
-    c["quick"].input(load, form, [*groups, c["message"]])
+    message = [c["message"], c["said"]]  # the message, and what it says in every language
+    c["load"].click(load, form, [*groups, *message], api_name="scoring_subjects")
+    c["bench"].change(switch, form, [c["data_dir"], *groups, *message])
+    c["quick"].input(load, form, [*groups, *message])
     prev_in = [c["bench"], c["data_dir"], c["shots"], c["fmt"], c["model"], lang, *groups]
     for comp in (c["shots"], c["fmt"], *groups):
         comp.change(preview, prev_in, c["preview"], show_progress="hidden")
     c["start"].click(start, [c["bench"], c["data_dir"], c["shots"], c["fmt"], c["limit"],
                              c["dtype"], c["model"], c["run"], c["other"], lang, *groups],
-                     [c["message"], c["job"], c["timer"]], api_name="scoring_start",
+                     [c["message"], c["job"], c["timer"], c["said"]], api_name="scoring_start",
                      concurrency_limit=1)  # two clicks must not start two jobs
     poll_out = [c["progress"], c["table"], c["chart"], c["history"], c["timer"]]
     c["timer"].tick(poll, [c["job"], c["run"], lang], poll_out, api_name="scoring_poll",
                     show_progress="hidden")
-    c["stop"].click(stop, [c["job"], lang], c["message"], api_name="scoring_stop")
-    c["run"].change(pick_run, [c["run"], c["model"]], [c["model"], c["history"]])
+    c["stop"].click(stop, [c["job"], lang], message, api_name="scoring_stop")
+    c["run"].change(pick_run, [c["run"], c["model"], lang], [c["model"], c["history"]])
     c["run"].focus(lambda: gr.update(choices=view.runs_with_weights(ctx)), None, c["run"])
     lang.change(lambda lang_: gr.update(choices=view.quick_choices(ctx, lang_)), lang, c["quick"],
                 show_progress="hidden")
+    lang.change(relabel, [c["job"], c["run"], c["said"], lang], [c["message"], *poll_out],
+                show_progress="hidden")
+    lang.change(preview, prev_in, c["preview"], show_progress="hidden")

@@ -25,10 +25,19 @@ from studio.engine.scoring import data as exams
 from studio.engine.scoring import results as saved_results
 from studio.engine.scoring.job import Side, base_vs_tuned
 from studio.ui import charts
+from studio.ui.i18n import said as in_every_lang
 
 SAMPLES = {"mmlu": "assets/sample-exam/en", "ceval": "assets/sample-exam/zh", "cmmlu": ""}
 CAT_KEYS = {"STEM": "stem", "Humanities": "humanities", "Social Sciences": "social",
             "Other": "other"}
+HISTORY_COLUMNS = ("time", "benchmark", "split", "shots", "format", "model", "n", "acc")
+
+
+def say(lang: str, render=None) -> tuple[str, dict[str, str]]:
+    """A message in ``lang`` and in every language (``render(lang)``; none: no message), the
+    second kept in a ``gr.State`` so a language switch shows the message again, translated."""
+    said = in_every_lang(render) if render else {}
+    return said.get(lang, said.get("en", "")), said
 
 
 def quick_choices(ctx, lang: str) -> list[tuple[str, str]]:
@@ -111,6 +120,16 @@ def partial_notice(ctx, lang: str, snap: dict) -> str:
                                                     "total": snap["total"]}), lang)
 
 
+def place_name(ctx, lang: str, level: str, name: str) -> str:
+    """A row's name as the page shows it: categories and the overall row in ``lang``; subjects
+    keep their own keys (they are the exam's names, the same in any language)."""
+    if level == "subject":
+        return name
+    if name in CAT_KEYS:
+        return ctx.t(f"scoring.cat.{CAT_KEYS[name]}", lang)
+    return ctx.t("scoring.level.overall", lang) if name == "overall" else name
+
+
 def result_table(ctx, lang: str, results: dict) -> pd.DataFrame:
     names = [shown_label(ctx, lang, k, r) for k, r in results.items()]
     labels = list(results)
@@ -118,18 +137,19 @@ def result_table(ctx, lang: str, results: dict) -> pd.DataFrame:
     head = [t("scoring.col.level"), t("scoring.col.name"), t("scoring.col.n")]
     if len(labels) == 2:
         rows = saved_results.compare(results[labels[0]], results[labels[1]])
-        data = [[t(f"scoring.level.{r['level']}"), r["name"], r["n"], pct(r["acc_a"]),
-                 pct(r["acc_b"]), f"{100 * r['delta']:+.1f}"] for r in rows]
+        data = [[t(f"scoring.level.{r['level']}"), place_name(ctx, lang, r["level"], r["name"]),
+                 r["n"], pct(r["acc_a"]), pct(r["acc_b"]), f"{100 * r['delta']:+.1f}"]
+                for r in rows]
         return pd.DataFrame(data, columns=[*head, names[0], names[1], "Δ"])
     if not labels:
         return pd.DataFrame(columns=head)
     r = results[labels[0]]
     data = [[t("scoring.level.subject"), k, s["n"], pct(s["acc"])]
             for k, s in r["subjects"].items()]
-    data += [[t("scoring.level.category"), k, s["n"], pct(s["acc"])]
-             for k, s in r["categories"].items()]
-    data.append([t("scoring.level.overall"), "overall", r["overall"]["n"],
-                 pct(r["overall"]["acc"])])
+    data += [[t("scoring.level.category"), place_name(ctx, lang, "category", k), s["n"],
+              pct(s["acc"])] for k, s in r["categories"].items()]
+    data.append([t("scoring.level.overall"), place_name(ctx, lang, "overall", "overall"),
+                 r["overall"]["n"], pct(r["overall"]["acc"])])
     return pd.DataFrame(data, columns=[*head, names[0]])
 
 
@@ -143,8 +163,9 @@ def chart_frame(ctx, lang: str, results: dict) -> pd.DataFrame:
     for key, r in results.items():
         label = shown_label(ctx, lang, key, r)
         parts = {**{k: c for k, c in r["categories"].items()}, "overall": r["overall"]}
-        rows += [{"bar": f"{cat} · {label}", "cat": cat, "accuracy": round(100 * c["acc"], 1),
-                  "model": label} for cat, c in parts.items()]
+        rows += [{"bar": f"{place_name(ctx, lang, 'category', cat)} · {label}", "cat": cat,
+                  "accuracy": round(100 * c["acc"], 1), "model": label}
+                 for cat, c in parts.items()]
     order = list(dict.fromkeys(row["cat"] for row in rows))
     models = list(dict.fromkeys(row["model"] for row in rows))
     rows.sort(key=lambda row: (order.index(row["cat"]), models.index(row["model"])))
@@ -157,8 +178,7 @@ def history_frame(ctx, run: str | None, lang: str = "en") -> pd.DataFrame:
              h["benchmark"], h["split"], h["shots"], h["format"],
              shown_label(ctx, lang, h["label"], h), h["n"], pct(h["acc"])]
             for h in saved_results.history(folder)] if folder.is_dir() else []
-    return pd.DataFrame(rows, columns=["time", "benchmark", "split", "shots", "format", "model",
-                                       "n", "acc %"])
+    return pd.DataFrame(rows, columns=[ctx.t(f"scoring.hist.{c}", lang) for c in HISTORY_COLUMNS])
 
 
 def progress_html(ctx, lang: str, snap: dict) -> str:
