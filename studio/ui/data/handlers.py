@@ -23,7 +23,7 @@ from studio.engine.data.read import read_rows
 from studio.engine.data.validate import validate
 from studio.engine.errors import StudioError
 from studio.ui.data import html as view
-from studio.ui.i18n import said
+from studio.ui.i18n import LANGS, said
 
 log = logging.getLogger(__name__)
 MAX_SLOTS = 5
@@ -80,7 +80,10 @@ class DataHandlers:
 
     @staticmethod
     def lang_of(args) -> str:
-        return next((a for a in args if a in ("en", "zh")), "en")
+        """The page's language: every Data event passes it last, before the session state (by
+        position, so a search for "zh" is never taken for it)."""
+        args = args[:-1] if args and (args[-1] is None or isinstance(args[-1], dict)) else args
+        return args[-1] if args and args[-1] in LANGS else "en"
 
     # ------------------------------------------------------------------ views
 
