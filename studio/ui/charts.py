@@ -2,8 +2,9 @@
 
 The job appends one row per log event to ``metrics.jsonl``; here those rows become long-format
 DataFrames for ``gr.LinePlot`` (x=step, y=value, color=series), the loss gets an exponentially
-smoothed twin drawn beside the raw curve, and ``status.json`` becomes a progress bar with elapsed
-time and ETA. Nothing here imports gradio, so it is tested as plain functions.
+smoothed twin drawn beside the raw curve, the throughput curve leaves out the step the job marked
+as warm-up, and ``status.json`` becomes a progress bar with elapsed time (and how much of it the
+probes took) and ETA. Nothing here imports gradio, so it is tested as plain functions.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import pandas as pd
 COLUMNS = ["step", "value", "series"]
 STATE_COLORS = {"running": "#6366f1", "queued": "#6366f1", "completed": "#16a34a",
                 "stopped": "#d97706", "interrupted": "#d97706", "failed": "#dc2626"}
+# Metrics that are a pace: the job marks the first step it logs ``warmup`` (it pays one-off
+# set-up costs), and a chart that started with that step's dip would read as a slow start.
+PACE_KEYS = {"tokens_per_s"}
 SMOOTHING = 0.6  # TensorBoard-style EMA weight: visible trend without hiding the raw noise
 
 
@@ -47,6 +51,8 @@ def loss_frame(rows: list[dict], labels: dict[str, str]) -> pd.DataFrame:
 
 
 def metric_frame(rows: list[dict], key: str, label: str) -> pd.DataFrame:
+    if key in PACE_KEYS:  # the warm-up step's pace is set-up cost, not training speed
+        rows = [r for r in rows if not r.get("warmup")]
     return _series(rows, key, label)
 
 
@@ -93,6 +99,14 @@ def eta_seconds(status: dict) -> float | None:
     return max(0.0, (total - step) * elapsed / step)
 
 
+def probe_seconds(status: dict) -> float | None:
+    """Seconds of the run's wall time spent answering probes (None before the job says)."""
+    elapsed, train = status.get("elapsed_s"), status.get("train_s")
+    if elapsed is None or train is None or elapsed - train < 0.5:
+        return None
+    return elapsed - train
+
+
 def progress_html(status: dict, texts: dict[str, str]) -> str:
     """A progress bar with step/total, elapsed and ETA; ``texts`` holds the translated words."""
     state = status.get("state", "")
@@ -101,6 +115,9 @@ def progress_html(status: dict, texts: dict[str, str]) -> str:
     eta = eta_seconds(status) if state == "running" else None
     parts = [f"{texts['step']} {step}/{total or '?'}",
              f"{texts['elapsed']} {fmt_seconds(status.get('elapsed_s'))}"]
+    probes = probe_seconds(status)
+    if probes and texts.get("probes"):  # elapsed is wall time: say how much of it was probes
+        parts.append(f"{texts['probes']} {fmt_seconds(probes)}")
     if state == "running":
         parts.append(f"{texts['eta']} {fmt_seconds(eta)}")
     error = status.get("error")
@@ -115,6 +132,8 @@ def progress_html(status: dict, texts: dict[str, str]) -> str:
             f'<span style="opacity:0.8">{html.escape(" · ".join(parts))}</span></div>'
             '<div style="height:10px;border-radius:5px;background:rgba(128,128,128,0.2);'
             'overflow:hidden">'
-            f'<div class="pb-fill" style="width:{pct:.1f}%;height:100%;background:{color};'
-            'transition:width 0.6s ease"></div></div>'
+            # No CSS transition on the width: animating it redrew the page for 0.6 s at every
+            # step, CPU taken from the training on a small machine.
+            f'<div class="pb-fill" style="width:{pct:.1f}%;height:100%;background:{color}">'
+            '</div></div>'
             f"{err_html}</div>")

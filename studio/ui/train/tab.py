@@ -4,7 +4,9 @@ The form is built from ``TrainConfig`` (``form``); Start turns it into a config 
 the one place the operator's own settings are filled in), checks it and hands it to the
 ``JobManager``, which judges model, data and memory before any run folder exists, then trains on
 a worker thread. From then on the page only reads the run folder: a ``gr.Timer`` polls it every
-two seconds while a run is active, and on page load the tab picks up the active (or latest) run,
+two seconds while a run is active (every five after a poll that found nothing new, so a model
+loading or a probe round costs the page even less), and on page load the tab picks up the active
+(or latest) run,
 so a reopened tab or a second browser sees the same live run. ``build`` returns ``TrainHandles``
 (the form, the watched run and its poll) for the Runs tab, which clones runs into the form and
 hands resumed runs to this live view.
@@ -23,12 +25,14 @@ from studio.engine.runs import page_text
 from studio.engine.train import presets
 from studio.engine.train.config import TrainConfig, load_yaml
 from studio.engine.train.estimate import estimate
+from studio.ui import forgetting_card
 from studio.ui.data.tab import DataHandles
 from studio.ui.train import actions as act
 from studio.ui.train import form as tf
 from studio.ui.train import live
 
 POLL_SECONDS = 2.0
+IDLE_POLL_SECONDS = 5.0  # after a poll that found nothing new: model loading, probes, a save
 PRIVATE = {"api_visibility": "private"}  # page plumbing, not part of the studio's API
 
 
@@ -165,7 +169,8 @@ def _handlers(ctx):
             errors = act.problems(ctx.workspace, cfg, deep=False)  # the job manager looks deeper
             if errors:
                 return act.format_errors(tr, lang, errors), *keep
-            run = ctx.jobs.start(cfg, act.dataset_path(ctx.workspace, cfg))
+            run = ctx.jobs.start(cfg, act.dataset_path(ctx.workspace, cfg),
+                                 act.exam_dirs(ctx.workspace, cfg))
         except USER_ERRORS as exc:  # a busy device included: the message names the job
             return act.user_error(tr, lang, exc), *keep
         return tr.t("train.msg.started", lang, run=run.id), run.id, gr.Timer(active=True), \
@@ -182,7 +187,8 @@ def _handlers(ctx):
             return tr.t("train.msg.nothing_to_resume", lang), *keep
         try:
             cfg = ctx.store.get(run_id).config()
-            run = ctx.jobs.resume(run_id, act.dataset_path(ctx.workspace, cfg))
+            run = ctx.jobs.resume(run_id, act.dataset_path(ctx.workspace, cfg),
+                                  act.exam_dirs(ctx.workspace, cfg, strict=False))
         except USER_ERRORS as exc:
             return act.user_error(tr, lang, exc), *keep
         return tr.t("train.msg.resumed", lang, run=run.id), run.id, gr.Timer(active=True), \
@@ -190,7 +196,10 @@ def _handlers(ctx):
 
     def poll(run_id, lang, seen):
         values, active, now = live.snapshot(ctx, run_id, lang, seen)
-        return *values, gr.Timer(active=active), now
+        card, checking = forgetting_card.values(ctx, run_id, lang)  # polled while it checks
+        active = active or checking
+        every = POLL_SECONDS if live.changed(seen, now) else IDLE_POLL_SECONDS
+        return *values, gr.Timer(every, active=active), now, *card
 
     def on_load():
         active = ctx.jobs.active() or next(iter(ctx.store.list()), None)
@@ -225,7 +234,8 @@ def _wire(ctx, demo: gr.Blocks, data: DataHandles, p: dict) -> dict:
     form = list(p["form"].values())
     lang, watch, seen, timer = ctx.lang, p["watch"], p["seen"], p["timer"]
     poll_io = {"fn": h["poll"], "inputs": [watch, lang, seen],
-               "outputs": [*live.outputs(p["view"]), timer, seen], "show_progress": "hidden"}
+               "outputs": [*live.outputs(p["view"]), timer, seen,
+                           *forgetting_card.outputs(p["view"])], "show_progress": "hidden"}
     timer.tick(**poll_io, api_name="poll")  # first, so it owns the name "poll"
     p["load_btn"].click(h["load_preset"], [p["preset"], lang],
                         [*form, p["preset_info"], p["message"]], api_name="load_preset")
@@ -238,6 +248,7 @@ def _wire(ctx, demo: gr.Blocks, data: DataHandles, p: dict) -> dict:
     p["stop"].click(h["stop"], [watch, lang], p["message"], api_name="stop")
     p["resume"].click(h["resume"], [watch, lang], started, api_name="resume",
                       concurrency_limit=1).then(**poll_io, **PRIVATE)
+    forgetting_card.wire(ctx, p["view"], watch, "forgetting_rerun", then=poll_io)
     ctx.lang.change(**poll_io, **PRIVATE)
     loaded = demo.load(h["on_load"], None, watch, **PRIVATE)
     loaded = loaded.then(**poll_io, **PRIVATE)
