@@ -152,3 +152,24 @@ def test_headless_command_and_saved_preset(studio, tiny_model_dir):
     again, _ = client.predict("my recipe", "", *values, "en", api_name="/save_preset")
     assert "already exists" in again
     assert TrainConfig().model != values[INDEX["model"]]
+
+
+def test_buttons_follow_the_runs_state(studio, tiny_model_dir):
+    """Start, Stop, Resume and Compare in chat, as each /poll sets them (gradio_client does not
+    return button updates, so the poll's own helper is asked with the page's run)."""
+    from studio.ui.train.tab import button_states
+
+    ctx, client = studio
+    ctx.jobs.wait(120)  # the device is free
+
+    def usable(run_id: str) -> tuple:
+        return tuple(update["interactive"] for update in button_states(ctx, run_id))
+
+    assert usable("") == (True, False, False, False)
+    values = form_values(client, tiny_model_dir, max_steps=200, probe_steps=100)
+    _, run_id, _ = client.predict(*values, "en", api_name="/start")
+    poll_until(client, run_id, has_loss)
+    assert usable(run_id) == (False, True, False, False)  # only Stop can act
+    client.predict(run_id, "en", api_name="/stop")
+    ctx.jobs.wait(120)
+    assert usable(run_id) == (True, False, True, True)  # start anew, resume, or compare

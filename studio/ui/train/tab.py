@@ -21,7 +21,7 @@ import gradio as gr
 
 from studio.engine.data.store import list_datasets
 from studio.engine.errors import USER_ERRORS
-from studio.engine.runs import page_text
+from studio.engine.runs import ACTIVE, RESUMABLE, page_text
 from studio.engine.train import presets
 from studio.engine.train.config import TrainConfig, load_yaml
 from studio.engine.train.estimate import estimate
@@ -99,7 +99,8 @@ def build(ctx, demo: gr.Blocks, data: DataHandles) -> TrainHandles:
     timer = gr.Timer(POLL_SECONDS, active=False)
     parts = {"form": form, "boxes": boxes, "preset": preset, "preset_info": preset_info,
              "load_btn": load_btn, "check": check_btn, "start": start_btn, "stop": stop_btn,
-             "resume": resume_btn, "message": message, "estimate": estimate_md, "view": view,
+             "resume": resume_btn, "compare": compare_btn, "message": message,
+             "estimate": estimate_md, "view": view,
              "command": command, "yaml": yaml_code, "watch": watch, "seen": seen,
              "timer": timer, **save}
     poll = _wire(ctx, demo, data, parts)
@@ -120,6 +121,22 @@ def _build_save(ctx) -> dict:
 
 
 # ------------------------------------------------------------------------------- handlers
+def button_states(ctx, run_id: str) -> tuple:
+    """Start, Stop, Resume and Compare in chat, each usable only when pressing it can act:
+    Start while no run trains, Stop while the watched run does, Resume on a watched run that
+    can continue once the device is free, Compare once the run has saved weights."""
+    try:
+        run = ctx.store.get(run_id) if run_id else None
+    except USER_ERRORS:
+        run = None  # deleted from the Runs tab
+    state = run.status().get("state", "") if run else ""
+    free = ctx.jobs.active() is None
+    return (gr.update(interactive=free), gr.update(interactive=state in ACTIVE),
+            gr.update(interactive=free and state in RESUMABLE),
+            gr.update(interactive=state not in ACTIVE and run is not None and
+                      run.weights_dir is not None))
+
+
 def form_config(ctx, values) -> TrainConfig:
     """The form's values as a config, with what only the operator decides filled in: whether the
     model may run its own code comes from the launch flag, never from a request."""
@@ -199,7 +216,7 @@ def _handlers(ctx):
         card, checking = forgetting_card.values(ctx, run_id, lang)  # polled while it checks
         active = active or checking
         every = POLL_SECONDS if live.changed(seen, now) else IDLE_POLL_SECONDS
-        return *values, gr.Timer(every, active=active), now, *card
+        return *values, gr.Timer(every, active=active), now, *card, *button_states(ctx, run_id)
 
     def on_load():
         active = ctx.jobs.active() or next(iter(ctx.store.list()), None)
@@ -233,9 +250,11 @@ def _wire(ctx, demo: gr.Blocks, data: DataHandles, p: dict) -> dict:
     h = _handlers(ctx)
     form = list(p["form"].values())
     lang, watch, seen, timer = ctx.lang, p["watch"], p["seen"], p["timer"]
+    buttons = [p["start"], p["stop"], p["resume"], p["compare"]]
     poll_io = {"fn": h["poll"], "inputs": [watch, lang, seen],
                "outputs": [*live.outputs(p["view"]), timer, seen,
-                           *forgetting_card.outputs(p["view"])], "show_progress": "hidden"}
+                           *forgetting_card.outputs(p["view"]), *buttons],
+               "show_progress": "hidden"}
     timer.tick(**poll_io, api_name="poll")  # first, so it owns the name "poll"
     p["load_btn"].click(h["load_preset"], [p["preset"], lang],
                         [*form, p["preset_info"], p["message"]], api_name="load_preset")
