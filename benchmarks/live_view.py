@@ -16,11 +16,12 @@ the last, by the training clock (``train_s``, probes excluded) and by the wall c
 (``elapsed_s``, probes included); the run's wall time (status ``started_at`` to ``ended_at``:
 model load, data, training, probes and the save; a fresh CLI process also imports TRL in it);
 the seconds probes took. And what watching cost: CPU seconds of the training process (the CLI
-with its start-up, or the studio) and of Chromium, the queue joins the page sent (its polls) and
-the bytes of the event streams that answered them. Printed: medians, and page/headless and
-page/quiet ratios; the goal is a page run within 10% of headless.
+with its start-up, or the studio) and of Chromium (in all, and as a share of one core while the
+timed steps trained), the queue joins the page sent (its polls) and the bytes of the event
+streams that answered them. Printed: medians, and page/headless and page/quiet ratios; the goal
+is a page run within 10% of headless.
 
-    .venv/bin/python benchmarks/live_view.py [--rounds 3] [--steps 16]
+    .venv/bin/python benchmarks/live_view.py [--rounds 3] [--steps 16] [--threads N]
         [--json benchmarks/live_view.last.json]
 """
 
@@ -61,17 +62,27 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_studio(workspace: Path, port: int) -> subprocess.Popen:
+def child_env(threads: int | None) -> dict:
+    """This process's environment, with the torch thread count the engine must keep, if set."""
+    env = dict(os.environ)
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)  # speed.configure_threads leaves it alone
+    return env
+
+
+def start_studio(workspace: Path, port: int, threads: int | None) -> subprocess.Popen:
     cmd = [sys.executable, "app.py", "--workspace", str(workspace), "--port", str(port)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
+    log = workspace / "studio.log"  # a file, not a pipe: a full pipe would stall the studio
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                env=child_env(threads))
     for _ in range(600):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=1)
             return proc
         except OSError:
             if proc.poll() is not None:
-                sys.exit(f"the studio exited:\n{proc.stderr.read()}")
+                sys.exit(f"the studio exited:\n{log.read_text()[-3000:]}")
             time.sleep(0.5)
     proc.kill()
     sys.exit("the studio did not come up in 300 s")
@@ -142,14 +153,14 @@ def run_numbers(run_dir: Path) -> dict:
             "probe_s": sum(s.get("probe_s", 0.0) for s in samples)}
 
 
-def headless(workspace: Path, steps: int, clock: BrowserClock) -> dict:
+def headless(workspace: Path, steps: int, clock: BrowserClock, threads: int | None) -> dict:
     sets = [f"{k}={v}" for k, v in {"max_steps": steps, **NO_CHECK}.items()]
     cmd = [sys.executable, "-m", "studio.cli", "train", str(PRESET),
            *(a for kv in sets for a in ("--set", kv)),
            "--runs-dir", str(workspace / "runs-headless"), "--workspace", str(workspace)]
     before = children_cpu()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+                            text=True, env=child_env(threads))
     clock.exclude.add(proc.pid)
     out = list(proc.stdout)
     proc.wait()
@@ -158,7 +169,7 @@ def headless(workspace: Path, steps: int, clock: BrowserClock) -> dict:
     if proc.returncode != 0 or not found:
         sys.exit("headless training failed:\n" + "".join(out[-30:]))
     return {**run_numbers(Path(found[-1])), "trainer_cpu_s": cpu, "browser_cpu_s": 0.0,
-            "polls": 0, "poll_bytes": 0}
+            "browser_share": 0.0, "polls": 0, "poll_bytes": 0}
 
 
 def start_run(client, steps: int) -> str:
@@ -211,7 +222,7 @@ def quiet(url: str, workspace: Path, steps: int, studio: subprocess.Popen) -> di
     while state_of(run_dir) in ("", "queued", "running"):
         time.sleep(0.5)
     return {**run_numbers(run_dir), "trainer_cpu_s": cpu_seconds(studio.pid) - cpu0,
-            "browser_cpu_s": 0.0, "polls": 0, "poll_bytes": 0}
+            "browser_cpu_s": 0.0, "browser_share": 0.0, "polls": 0, "poll_bytes": 0}
 
 
 def with_page(url: str, workspace: Path, steps: int, studio: subprocess.Popen,
@@ -229,23 +240,40 @@ def with_page(url: str, workspace: Path, steps: int, studio: subprocess.Popen,
         page.goto(url, wait_until="load", timeout=120_000)
         page.get_by_role("tab", name=re.compile("Train")).click()
         run_dir = workspace / "runs" / run_id
-        looked = time.time()
-        while state_of(run_dir) in ("", "queued", "running"):
-            page.wait_for_timeout(500)  # lets Playwright deliver the page's events meanwhile
-            if time.time() - looked > LOOK_SECONDS:  # reading /proc costs CPU too: rarely
-                clock.look()
-                looked = time.time()
+        share = follow(page, run_dir, clock)
         browser_cpu, trainer_cpu = clock.look() - browser0, cpu_seconds(studio.pid) - cpu0
         browser.close()
     return {**run_numbers(run_dir), "trainer_cpu_s": trainer_cpu, "browser_cpu_s": browser_cpu,
-            "polls": traffic.polls, "poll_bytes": traffic.bytes}
+            "browser_share": share, "polls": traffic.polls, "poll_bytes": traffic.bytes}
+
+
+def timed_steps(run_dir: Path) -> int:
+    try:
+        text = (run_dir / "metrics.jsonl").read_text()
+    except OSError:
+        return 0
+    return text.count('"loss"')
+
+
+def follow(page, run_dir: Path, clock: BrowserClock) -> float:
+    """Wait for the run to end with the page open; the share of one core Chromium took while
+    the timed steps trained (from the 3rd logged step on: the page's own load is over)."""
+    mark, looked = None, time.time()
+    while state_of(run_dir) in ("", "queued", "running"):
+        page.wait_for_timeout(500)  # lets Playwright deliver the page's events meanwhile
+        if mark is None and timed_steps(run_dir) >= 3:
+            mark = (time.time(), clock.look())
+        if time.time() - looked > LOOK_SECONDS:  # reading /proc costs CPU too: rarely
+            clock.look()
+            looked = time.time()
+    if mark is None:
+        return 0.0
+    return (clock.look() - mark[1]) / max(time.time() - mark[0], 1e-9)
 
 
 # ------------------------------------------------------------------------------ report
 FIELDS = ("s_per_step", "wall_s_per_step", "run_wall_s", "probe_s", "trainer_cpu_s",
-          "browser_cpu_s", "polls", "poll_bytes")
-
-
+          "browser_cpu_s", "browser_share", "polls", "poll_bytes")
 RATIOS = ("s_per_step", "wall_s_per_step", "run_wall_s")
 WAYS = ("headless", "quiet", "page")
 
@@ -261,12 +289,13 @@ def summary(results: dict[str, list[dict]]) -> dict:
 
 def print_table(table: dict) -> None:
     print(f"\n{'':<14} {'s/step':>7} {'wall/step':>9} {'run wall':>8} {'probes':>7} "
-          f"{'train cpu':>9} {'chromium':>8} {'polls':>6} {'poll kB':>8}")
+          f"{'train cpu':>9} {'chromium':>8} {'of core':>7} {'polls':>6} {'poll kB':>8}")
     for way in WAYS:
         r = table[way]
         print(f"{way:<14} {r['s_per_step']:7.3f} {r['wall_s_per_step']:9.3f} "
               f"{r['run_wall_s']:8.1f} {r['probe_s']:7.1f} {r['trainer_cpu_s']:9.1f} "
-              f"{r['browser_cpu_s']:8.1f} {r['polls']:6.0f} {r['poll_bytes'] / 1e3:8.1f}")
+              f"{r['browser_cpu_s']:8.1f} {r['browser_share']:7.1%} {r['polls']:6.0f} "
+              f"{r['poll_bytes'] / 1e3:8.1f}")
     for name in ("page/headless", "page/quiet"):
         ratio = table[name]
         print(f"{name:<14} {ratio['s_per_step']:7.3f} {ratio['wall_s_per_step']:9.3f} "
@@ -281,17 +310,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=16)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads for both trainers (default: the engine's choice, "
+                        "one per physical core)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still stop the studio (finally)
     if args.steps < 4:
         sys.exit("--steps must be at least 4 (the first steps are not timed)")
     workspace = Path(tempfile.mkdtemp(prefix="live-view-"))
     port = free_port()
-    studio = start_studio(workspace, port)
+    studio = start_studio(workspace, port, args.threads)
     url = f"http://127.0.0.1:{port}/"
     clock = BrowserClock({studio.pid})
     results: dict[str, list[dict]] = {way: [] for way in WAYS}
-    ways = {"headless": lambda: headless(workspace, args.steps, clock),
+    ways = {"headless": lambda: headless(workspace, args.steps, clock, args.threads),
             "quiet": lambda: quiet(url, workspace, args.steps, studio),
             "page": lambda: with_page(url, workspace, args.steps, studio, clock)}
     try:
@@ -304,7 +336,9 @@ def main() -> None:
                 print(f"round {i + 1} {way:<9} {out['s_per_step']:.3f} s/step "
                       f"(wall {out['wall_s_per_step']:.3f})  run {out['run_wall_s']:.1f} s  "
                       f"probes {out['probe_s']:.1f} s  cpu {out['trainer_cpu_s']:.1f} s  "
-                      f"chromium {out['browser_cpu_s']:.1f} s  polls {out['polls']}",
+                      f"chromium {out['browser_cpu_s']:.1f} s "
+                      f"({out['browser_share']:.0%} of a core while timed)  "
+                      f"polls {out['polls']}",
                       flush=True)
     finally:
         studio.terminate()
@@ -314,6 +348,7 @@ def main() -> None:
     if args.json:
         report = {"model": "smollm2-135m-instruct", "preset": "identity-lora",
                   "steps": args.steps, "rounds": args.rounds, "cpus": os.cpu_count(),
+                  "threads": args.threads,
                   "table": table, "runs": results}
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 

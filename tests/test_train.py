@@ -34,9 +34,13 @@ def test_lora_run_trains_and_leaves_exact_folder(tmp_path, tiny_config):
     assert (status["step"], status["total_steps"], status["error"]) == (4, 4, None)
     losses = [m for m in run.metrics() if "loss" in m]
     assert [m["step"] for m in losses] == [1, 2, 3, 4]
-    assert all({"lr", "grad_norm", "elapsed_s", "epoch"} <= set(m) for m in losses)
-    assert any("tokens_per_s" in m for m in losses)
+    assert all({"lr", "grad_norm", "elapsed_s", "train_s", "epoch"} <= set(m) for m in losses)
+    assert all("tokens_per_s" in m for m in losses)
+    # Only the first step is marked warm-up; training time never exceeds wall time.
+    assert [m.get("warmup", False) for m in losses] == [True, False, False, False]
+    assert all(m["train_s"] <= m["elapsed_s"] for m in losses)
     assert [s["step"] for s in run.samples()] == [0, 2, 4]
+    assert all(s["probe_s"] >= 0 for s in run.samples())
     # all-linear on 2 layers: 7 adapted projections each; every A and B moved (see the helper).
     assert_every_lora_tensor_trained(run.checkpoints_dir / "checkpoint-2", run.adapter_dir, 14)
 
