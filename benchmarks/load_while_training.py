@@ -24,41 +24,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+# One way to launch the studio for every benchmark (its log goes to a file: a full pipe would
+# stall it).
+from benchmarks.live_view import free_port, start_studio  # noqa: E402
+
 POLLERS = 8
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_studio(workspace: Path, port: int) -> subprocess.Popen:
-    cmd = [sys.executable, "app.py", "--workspace", str(workspace), "--port", str(port)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-    for _ in range(600):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=1)
-            return proc
-        except OSError:
-            if proc.poll() is not None:
-                sys.exit(f"the studio exited:\n{proc.stdout.read()}")
-            time.sleep(0.5)
-    proc.kill()
-    sys.exit("the studio did not come up in 300 s")
 
 
 def start_run(client, steps: int) -> str:
@@ -157,7 +136,7 @@ def main() -> None:
     args = parser.parse_args()
     workspace = Path(tempfile.mkdtemp(prefix="load-train-"))
     port = free_port()
-    studio = start_studio(workspace, port)
+    studio = start_studio(workspace, port, threads=None)
     url = f"http://127.0.0.1:{port}/"
     settings = ("quiet", "8 pollers", "8 pollers + chat")
     results: dict[str, list[dict]] = {name: [] for name in settings}
