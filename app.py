@@ -37,6 +37,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--trust-remote-code", action="append", default=[], metavar="MODEL",
                    help="let this model id or folder run the Python code it ships ('*' = any "
                         "model; repeatable). Off for every model otherwise.")
+    p.add_argument("--allow-code", action="store_true",
+                   help="let GRPO runs load a reward file (Python code named in the form). "
+                        "Off by default: the page can name only built-in reward rules.")
     args = p.parse_args(argv)
     user, _, password = (args.auth or "").partition(":")
     args.max_upload = args.max_upload.strip().lower()
@@ -69,7 +72,7 @@ def main(argv=None) -> None:
     from studio.ui.context import StudioContext
 
     workspace = Workspace(args.workspace or default_root(), args.allow_path,
-                          frozenset(args.trust_remote_code))
+                          frozenset(args.trust_remote_code), args.allow_code)
     workspace.root.mkdir(parents=True, exist_ok=True)
     print(f"Workspace: {workspace.root}", flush=True)
     ctx = StudioContext.create(workspace, args.runs_dir)

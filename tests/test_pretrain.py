@@ -144,7 +144,7 @@ def test_packing_decides_per_method_and_dpo_refuses_only_on():
     assert [k for k, v in uses.items() if v] == [("sft", "on"), ("dpo", "on"), ("pt", "auto"),
                                                  ("pt", "on")]
     assert [r.code for r in C.validate(C.TrainConfig(method="dpo", packing="on"))] == [
-        "packing_with_dpo"]
+        "packing_with_method"]
     assert C.validate(C.TrainConfig(method="dpo", packing="auto")) == []
     assert C.validate(C.TrainConfig(method="pt", text_split="paragraph")) == []
 
@@ -236,16 +236,22 @@ def test_conversations_under_pt_fail_before_a_model_is_loaded(tmp_path, tiny_con
 # ------------------------------------------------------------------------------- the UI
 
 
-def test_the_train_form_hides_what_pt_does_not_use():
+def test_the_train_form_shows_each_field_only_for_its_methods():
     from studio.ui.train import form as tf
 
-    def shown(method: str) -> dict:
+    def shown(method: str) -> set:
         updates = tf.visibility(method, "lora")
-        return dict(zip(("lora", *tf.VISIBILITY_FIELDS), (u["visible"] for u in updates)))
+        names = ("lora", "rewards", *tf.VISIBILITY_FIELDS)
+        return {n for n, u in zip(names, updates, strict=True) if u["visible"]}
 
-    assert shown("pt") == {"lora": True, "dpo_beta": False, "freeze_trainable_layers": False,
-                           "assistant_only_loss": False, "system_prompt": False}
-    assert shown("sft")["assistant_only_loss"] and shown("dpo")["dpo_beta"]
+    assert shown("pt") == {"lora"}
+    assert shown("sft") == {"lora", "assistant_only_loss", "system_prompt"}
+    assert shown("dpo") == {"lora", "system_prompt", "dpo_loss", "dpo_beta"}
+    assert shown("kto") == {"lora", "system_prompt", "dpo_beta", "kto_desirable_weight",
+                            "kto_undesirable_weight"}
+    assert shown("simpo") == {"lora", "system_prompt", "dpo_beta", "simpo_gamma"}
+    assert shown("grpo") == {"lora", "rewards", "system_prompt", "grpo_generations",
+                             "grpo_max_completion", "grpo_temperature", "grpo_kl"}
 
 
 @pytest.fixture(scope="module")

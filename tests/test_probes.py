@@ -200,7 +200,8 @@ def test_a_poll_redraws_charts_at_most_every_few_seconds_while_training(watched)
     step(run, 2)
     clock[0] += 1.0
     drawn, changed, seen = poll(seen)
-    assert changed and drawn == [True, True, False, False, False, False, False, True]
+    assert changed and drawn == [True, True, False, False, False, False, False, True, False,
+                                 False, False]  # 4 charts, table, log, 3 method charts
     drawn, changed, seen = poll(seen)
     assert not changed  # nothing new: the tab then polls less often
     clock[0] += live.CHART_SECONDS

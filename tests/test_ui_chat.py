@@ -21,6 +21,7 @@ gradio_client = pytest.importorskip("gradio_client")
 GREEDY = {"max_new": 32, "temperature": 0, "top_p": 1, "top_k": 0, "rep": 1, "seed": 0}
 # The untrained tiny base answers greedy questions with blank lines; sampled, it says something.
 SAMPLED = {**GREEDY, "temperature": 1.0, "seed": 3}
+J_PROMPT = "Q: {question}\n\nAnswer A:\n{a}\n\nAnswer B:\n{b}\n\nReply with A or B."
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +79,73 @@ def test_blind_vote_lands_in_preference_file(studio):
     assert rows[-1]["rejected"] == [{"role": "assistant", "content": last_answer(b_pane)}]
     assert rows[-1]["prompt"][-1] == {"role": "user", "content": "Who are you?"}
     assert rows[-1]["run_id"] == run_id and rows[-1]["chosen_model"] == a_side
+
+
+def test_train_on_my_votes_starts_a_dpo_run_that_shows_reward_charts(studio):
+    import time
+
+    ws, url, run_id = studio
+    client = gradio_client.Client(url, verbose=False)
+    client.predict(run_id, "", "blind", "en", api_name="/chat_clear")
+    ask(client, "Who are you?", run_id, mode="blind", **SAMPLED)
+    client.predict(run_id, "", "", "", *SAMPLED.values(), "en", api_name="/chat_vote_b")
+    message, started = client.predict(run_id, "en", api_name="/chat_train_votes")
+    message = message["value"] if isinstance(message, dict) else message
+    assert started and f"Started run `{started}`" in message and "votes-" in message
+    run = RunStore(ws.runs_dir).get(started)
+    deadline = time.time() + 180
+    while run.status().get("state") in ("queued", "running") and time.time() < deadline:
+        time.sleep(1)
+    assert run.status()["state"] == "completed", run.status()
+    cfg = run.config()
+    assert (cfg.method, cfg.start_from) == ("dpo", run_id)
+    out = client.predict(started, "en", api_name="/poll")
+    rewards = out[8]  # the method charts follow the header, progress, 4 charts, table and log
+    series = {row[2] for row in rewards["data"]}
+    assert {"chosen", "rejected", "margin"} <= series
+
+
+def test_train_on_my_votes_without_votes_says_what_to_do(studio):
+    _, url, _ = studio
+    client = gradio_client.Client(url, verbose=False)
+    message, started = client.predict("", "en", api_name="/chat_train_votes")
+    message = message["value"] if isinstance(message, dict) else message
+    assert "pick the run you voted on" in message and not started
+
+
+def test_ai_judge_from_the_page_writes_pairs_to_review(studio, tmp_path):
+    import time
+    from http.server import ThreadingHTTPServer
+    from threading import Thread
+
+    from tests.test_feedback import FakeJudge, first_in_order
+
+    ws, url, run_id = studio
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeJudge)
+    server.decide, server.key, server.requests = first_in_order, "", []
+    Thread(target=server.serve_forever, daemon=True).start()
+    questions = ws.root / "questions.json"
+    questions.write_text(json.dumps([{"instruction": q} for q in ("Hi?", "Who are you?")]))
+    client = gradio_client.Client(url, verbose=False)
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        started = client.predict(str(questions), 2, "endpoint", endpoint, "", "grader",
+                                 J_PROMPT, run_id, "", "en", api_name="/chat_judge")
+        assert "started" in str(started).lower()
+        deadline, status = time.time() + 120, ""
+        while time.time() < deadline and "Done" not in status:
+            status = str(client.predict("en", api_name="/chat_judge_status"))
+            time.sleep(0.5)
+    finally:
+        server.shutdown()
+    assert "2/2 questions judged" in status, status
+    judged = sorted(ws.datasets_dir.glob("judged-*.jsonl"))
+    assert judged and judged[-1].name in status
+    rows = [json.loads(line) for line in judged[-1].read_text().splitlines()]
+    assert rows and all(r["chosen"][0]["content"] < r["rejected"][0]["content"] for r in rows)
+    bad = client.predict(str(questions), 2, "endpoint", "not-a-url", "", "", J_PROMPT, run_id,
+                         "", "en", api_name="/chat_judge")
+    assert "http://" in str(bad)
 
 
 def test_bad_adapter_path_shows_clear_message(studio):

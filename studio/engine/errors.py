@@ -21,7 +21,43 @@ MESSAGES = {
     "field_empty": "{field} must not be empty",
     "field_choice": "{field} must be one of {choices}, got {got}",
     "field_range": "{field} must be {op} {bound}, got {got}",
-    "packing_with_dpo": "packing cannot be used with dpo: preference pairs must stay whole",
+    "packing_with_method": "packing cannot be used with {method}: its rows (pairs, prompts) "
+                           "must stay whole; set packing to auto or off",
+    "start_from_needs_lora": "start_from continues a LoRA adapter, so finetuning_type must be "
+                             "lora (or qlora), not {type}",
+    "start_from_no_adapter": "run {run} is {state} and has no finished LoRA adapter to start "
+                             "from; pick a completed or stopped LoRA run",
+    "start_from_other_model": "run {run} was trained on {base}, not {model}: set the model to "
+                              "{base} to continue it",
+    "data_no_kto_labels": "{path} has no answers labelled both good and bad: KTO needs rows "
+                          "with label true and false (or chosen/rejected pairs)",
+    "data_no_prompts": "{path} has no questions to answer: GRPO needs rows that end with a "
+                       "user turn (or conversations, whose last answer it leaves out)",
+    # --- feedback: chat votes and the AI judge (studio.engine.feedback)
+    "votes_none": "no decisive votes with two different answers for {run} yet: vote A or B in "
+                  "blind mode first",
+    "votes_run_unknown": "pick the run you voted on (a finished run) to train on its votes",
+    "judge_kind": "judge must be answerer, base or endpoint, got {got}",
+    "judge_url": "the judge endpoint needs a URL starting with http:// or https://, got {got}",
+    "judge_prompt_slots": "the grading prompt must contain {{question}}, {{a}} and {{b}}; "
+                          "missing: {missing}",
+    "judge_prompts_range": "prompts to judge must be between 1 and 10000, got {got}",
+    "judge_unreachable": "the judge at {url} could not be reached: {detail}",
+    "judge_http": "the judge at {url} answered HTTP {status}: {detail}",
+    "judge_reply_shape": "the judge at {url} did not answer like an OpenAI-compatible API "
+                         "(no choices[0].message.content)",
+    "judge_no_questions": "{path} has no user questions to answer",
+    "busy_judging": "the AI judge is comparing answers ({done}/{total}); wait or stop it",
+    "grpo_no_reward": "grpo needs a reward: give at least one rule a weight above 0 (or a "
+                      "reward file)",
+    "reward_rule_empty": "{weight} is on but {field} says nothing to look for",
+    "reward_file_needs_flag": "reward_file runs Python code: the operator must allow it "
+                              "(start the studio with --allow-code; in the CLI, --set "
+                              "allow_code=true)",
+    "reward_file_missing": "reward_file {path} is not a .py file in the workspace",
+    "reward_file_broken": "reward_file {path} could not be loaded: {detail}",
+    "reward_file_empty": "reward_file {path} defines no function named reward_*",
+    "reward_regex_bad": "reward_format_regex is not a valid regular expression: {detail}",
     "qlora_needs_cuda": "finetuning_type qlora needs a CUDA GPU; use lora on this machine",
     "qlora_needs_bitsandbytes": "finetuning_type qlora needs the bitsandbytes package "
                                 "(pip install bitsandbytes)",
@@ -484,6 +520,10 @@ class VoteError(StudioError, ValueError):
 
 class EvalDataError(StudioError, ValueError):
     """Exam data that cannot be found or read, or a benchmark setting that cannot work."""
+
+
+class JudgeError(StudioError, ValueError):
+    """An AI judge that cannot be asked as set up; the reason says what to change."""
 
 
 class ExportError(StudioError, RuntimeError):

@@ -33,6 +33,7 @@ class Workspace:
     root: Path
     extra_roots: list[Path] = field(default_factory=list)
     remote_code_models: frozenset[str] = frozenset()  # model ids the operator trusts
+    allow_code: bool = False  # the operator lets GRPO reward files (Python) run
 
     def __post_init__(self):
         self.root = Path(self.root).expanduser().resolve()

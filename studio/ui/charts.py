@@ -56,6 +56,36 @@ def metric_frame(rows: list[dict], key: str, label: str) -> pd.DataFrame:
     return _series(rows, key, label)
 
 
+# The charts a preference method or GRPO adds, each a list of (metric, series label key); a
+# chart shows the series its run's rows hold, and a run with none of them hides the chart.
+# GRPO's per-rule means (rewards/<rule>/mean) join the rewards chart under the rule's name.
+METHOD_CHARTS = {
+    "rewards": [("rewards/chosen", "chosen"), ("rewards/rejected", "rejected"),
+                ("rewards/margins", "margin"), ("reward", "reward"), ("reward_std", "spread")],
+    "agreement": [("rewards/accuracies", "accuracy"), ("kl", "kl")],
+    "length": [("completions/mean_length", "length")],
+}
+
+
+def rule_keys(rows: list[dict]) -> list[str]:
+    """GRPO's per-rule mean rewards present in ``rows``, in the order they first appear."""
+    keys = []
+    for r in rows:
+        keys += [k for k in r if k.startswith("rewards/") and k.endswith("/mean")
+                 and k not in keys]
+    return keys
+
+
+def method_frame(rows: list[dict], chart: str, labels: dict[str, str]) -> pd.DataFrame:
+    """One of ``METHOD_CHARTS`` in long format; ``labels`` translates the series names."""
+    series = [(key, labels.get(name, name)) for key, name in METHOD_CHARTS[chart]]
+    if chart == "rewards":
+        series += [(k, k.split("/")[1]) for k in rule_keys(rows)]
+    parts = [_series(rows, key, label) for key, label in series]
+    parts = [p for p in parts if not p.empty]
+    return pd.concat(parts, ignore_index=True) if parts else _frame([])
+
+
 def overlay_frame(runs: dict[str, list[dict]], key: str = "loss", smoothed: bool = True):
     """One curve per run (smoothed loss by default), for comparing runs on the same axes."""
     parts = []

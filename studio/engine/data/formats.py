@@ -40,13 +40,22 @@ def detect_format(rows: list[dict]) -> str:
     raise DataError("data_format_unknown", fields=str(sorted(keys)))
 
 
+# An alpaca file with only these columns holds questions without answers: SFT skips its rows
+# (no answer to learn), GRPO and the AI judge answer them. A file with any other column and no
+# ``output`` is more likely a renamed answer column, and says so.
+QUESTION_KEYS = frozenset({"instruction", "input", "system", "history"})
+
+
 def default_mapping(fmt: str, rows: list[dict]) -> dict:
     """Which column holds each part; the Data tab lets the user correct it."""
     keys = set().union(*(row.keys() for row in rows[:20]))
     if fmt == "alpaca":
         prompt = "instruction" if "instruction" in keys else "prompt"
+        output = "completion" if prompt == "prompt" else "output"
+        if keys <= QUESTION_KEYS:  # questions only (what GRPO and the AI judge answer)
+            output = ""
         return {"instruction": prompt, "input": "input" if "input" in keys else "",
-                "output": "completion" if prompt == "prompt" else "output",
+                "output": output,
                 "system": "system" if "system" in keys else "",
                 "history": "history" if "history" in keys else ""}
     if fmt == "text":
@@ -109,6 +118,8 @@ def _from_alpaca(row: dict, m: dict) -> dict:
     if isinstance(prompt, str) and isinstance(extra, str):
         prompt = f"{prompt}\n{extra}" if prompt and extra else prompt or extra
     messages.append({"role": "user", "content": prompt})
+    if not m["output"]:  # a questions-only file: the answer is the model's to give
+        return {"messages": messages}
     if m["output"] not in row:
         raise KeyError(m["output"])
     messages.append({"role": "assistant", "content": _content(row[m["output"]])})

@@ -20,12 +20,16 @@ from studio.engine.data.read import SUFFIXES
 from studio.engine.models import BUNDLED_ID, HUB_ID
 from studio.engine.runs import Run
 from studio.engine.scoring.results import history, load_result
-from studio.engine.train.config import TrainConfig
+from studio.engine.train.config import FIELDS, TrainConfig
 
 # The bundled model is this hub model, dequantized from the Q4_1 GGUF the studio ships.
 BUNDLED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 ADAPTER_TYPES = ("lora", "qlora")
 METHODS = {"sft": "supervised fine-tuning (SFT)", "dpo": "direct preference optimization (DPO)",
+           "kto": "Kahneman-Tversky optimization (KTO)",
+           "orpo": "odds ratio preference optimization (ORPO)",
+           "simpo": "simple preference optimization (SimPO)",
+           "grpo": "group relative policy optimization (GRPO)",
            "pt": "continued pre-training (PT)"}
 TYPES = {"lora": "LoRA", "qlora": "QLoRA (LoRA trained on a 4-bit base)",
          "full": "full fine-tune (every weight trained)",
@@ -130,7 +134,13 @@ def _hyperparameters(cfg: TrainConfig) -> str:
              "max_steps" if cfg.max_steps else "num_epochs", "batch_size",
              "gradient_accumulation", "max_length", "packing", "weight_decay", "max_grad_norm",
              "dtype", "seed"]
-    names += {"sft": ["assistant_only_loss"], "dpo": ["dpo_beta"], "pt": []}[cfg.method]
+    names += ["assistant_only_loss"] if cfg.method == "sft" else []
+    # each method's own settings: the fields the form shows only for it
+    names += [n for n, f in FIELDS.items()
+              if cfg.method in (f.metadata["methods"] or ()) and not n.startswith("reward_")]
+    names += [n for n in FIELDS if n.startswith("reward_") and cfg.method == "grpo"
+              and getattr(cfg, n) not in ("", 0, 0.0)]
+    names += ["start_from"] if cfg.start_from else []
     if cfg.finetuning_type in ADAPTER_TYPES:
         names += ["lora_rank", "lora_alpha", "lora_dropout", "lora_target"]
     if cfg.finetuning_type == "freeze":

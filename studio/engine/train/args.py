@@ -1,8 +1,9 @@
-"""TRL's configs from ours: the one place a TrainConfig becomes an SFTConfig or a DPOConfig.
+"""TRL's configs from ours: the one place a TrainConfig becomes an SFTConfig, a DPOConfig...
 
-Every TRL default the studio overrides is overridden in ``to_sft_args``; ``to_dpo_args`` takes
-every TrainingArguments setting from it and adds only what preference optimization needs, so both
-methods share the schedule, precision, logging and checkpoint settings.
+Every TRL default the studio overrides is overridden in ``to_sft_args``; ``to_method_args`` takes
+every TrainingArguments setting from it and adds only what a preference method or GRPO needs
+(``preference_extra``, ``grpo.grpo_extra``), so all methods share the schedule, precision,
+logging and checkpoint settings.
 """
 
 from __future__ import annotations
@@ -65,12 +66,28 @@ def to_sft_args(cfg: TrainConfig, run: Run, model, has_eval: bool):
     )
 
 
-def to_dpo_args(cfg: TrainConfig, run: Run, model, has_eval: bool):
-    """DPOConfig with every TrainingArguments setting taken from the SFT translation."""
+def to_method_args(cfg: TrainConfig, run: Run, model, has_eval: bool, config_class, **extra):
+    """A TRL method's config (DPOConfig, KTOConfig, GRPOConfig...) with every
+    TrainingArguments setting taken from the SFT translation, plus the method's own ``extra``."""
     from transformers import TrainingArguments
-    from trl import DPOConfig
 
     sft_args = to_sft_args(cfg, run, model, has_eval)
     shared = {f.name: getattr(sft_args, f.name) for f in dataclasses.fields(TrainingArguments)
               if f.init and hasattr(sft_args, f.name)}
-    return DPOConfig(**shared, beta=cfg.dpo_beta, max_length=cfg.max_length)
+    accepted = {f.name for f in dataclasses.fields(config_class)}
+    return config_class(**{**shared, **{k: v for k, v in extra.items() if k in accepted}})
+
+
+def preference_extra(cfg: TrainConfig) -> dict:
+    """What each preference method adds to the shared settings."""
+    extra = {"beta": cfg.dpo_beta, "max_length": cfg.max_length}
+    if cfg.method == "dpo":
+        extra["loss_type"] = [cfg.dpo_loss]
+    elif cfg.method == "kto":  # its KL term pairs each row with its batch neighbours: a fixed
+        # order (the rows are shuffled once, by the seed, in preference.preference_rows)
+        extra.update(desirable_weight=cfg.kto_desirable_weight,
+                     undesirable_weight=cfg.kto_undesirable_weight,
+                     train_sampling_strategy="sequential")
+    elif cfg.method == "simpo":  # SimPO is CPO's simpo loss without its behaviour-cloning term
+        extra.update(loss_type="simpo", cpo_alpha=0.0, simpo_gamma=cfg.simpo_gamma)
+    return extra

@@ -23,6 +23,10 @@ from studio.engine.train.ranks import any_rank, rank, sharded
 
 METRIC_KEYS = {"loss": "loss", "eval_loss": "eval_loss", "learning_rate": "lr",
                "grad_norm": "grad_norm", "epoch": "epoch", "num_tokens": "num_tokens"}
+# What preference methods and GRPO log of their own, kept under TRL's names: rewards of the
+# chosen and rejected answers, margins and accuracies (DPO, ORPO, SimPO, KTO), GRPO's reward
+# mean and spread (per rule as rewards/<rule>/mean|std), KL and completion length.
+METHOD_METRICS = ("rewards/", "eval_rewards/", "reward", "kl", "completions/mean_length")
 # New tokens per probe answer: room for the identity demo's longest answer (41 tokens in
 # Chinese) and its end token. Generation stops as soon as every answer has ended.
 PROBE_MAX_NEW_TOKENS = 48
@@ -87,12 +91,14 @@ class RunFolderCallback(TrainerCallback):
         for key, name in METRIC_KEYS.items():
             if key in logs:
                 row[name] = logs[key]
+        row.update({k: v for k, v in logs.items()
+                    if k.startswith(METHOD_METRICS) and isinstance(v, (int, float))})
         if "num_tokens" in logs:
             row.update(self._throughput(self.train_seconds(now), logs["num_tokens"]))
         if set(row) - {"step", "elapsed_s", "train_s", "epoch", "num_tokens", "warmup"}:
             self.run.append_metric(row)
             shown = ", ".join(f"{k}={v:.4g}" for k, v in row.items() if isinstance(v, float)
-                              and k not in ("elapsed_s", "train_s", "epoch"))
+                              and k not in ("elapsed_s", "train_s", "epoch") and "/" not in k)
             self.run.log(f"step {state.global_step}/{state.max_steps}: {shown}")
 
     def _throughput(self, train_s: float, num_tokens: float) -> dict:

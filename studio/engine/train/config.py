@@ -20,18 +20,26 @@ import yaml
 
 from studio.engine.errors import ConfigError, Reason
 
-GROUPS = ("model", "data", "method", "lora", "training", "check", "launch", "advanced")
+GROUPS = ("model", "data", "method", "rewards", "lora", "training", "check", "launch",
+          "advanced")
+# Methods by the data they learn from: chosen/rejected pairs, or (KTO) answers labelled good or
+# bad one by one (pairs are split into one good and one bad answer); GRPO needs only prompts
+# and scores its own sampled answers with reward rules (studio.engine.train.rewards).
+PAIR_METHODS = ("dpo", "orpo", "simpo")
+PREFERENCE_METHODS = (*PAIR_METHODS, "kto")
+METHODS = ["sft", *PREFERENCE_METHODS, "grpo", "pt"]
 
 
 def _f(default, help, group, *, min=None, max=None, choices=None, min_exclusive=False,
-       operator=False):
+       operator=False, methods=None):
     """A dataclass field with the metadata the form, the CLI and validation read.
 
     ``operator`` marks a field only the person running the server may set (a launch flag, the
-    CLI, a config file): the Train form neither shows nor accepts it.
+    CLI, a config file): the Train form neither shows nor accepts it. ``methods`` names the
+    methods a field means something for; the form shows it only for them.
     """
     meta = {"help": help, "group": group, "min": min, "max": max, "choices": choices,
-            "min_exclusive": min_exclusive, "operator": operator}
+            "min_exclusive": min_exclusive, "operator": operator, "methods": methods}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -61,18 +69,82 @@ class TrainConfig:
     system_prompt: str = _f("", "System prompt added to rows that have none (empty = the "
                             "template's default).", "data")
     # --- method
-    method: str = _f("sft", "Training method: supervised fine-tuning on conversations (sft), "
-                     "preference optimization (dpo), or continued pre-training on plain text "
+    method: str = _f("sft", "Training method: supervised fine-tuning on conversations (sft); "
+                     "preference optimization on chosen/rejected pairs (dpo, orpo, simpo) or on "
+                     "answers labelled good or bad (kto); grpo, where the model samples answers "
+                     "and reward rules score them; or continued pre-training on plain text "
                      "(pt: every token is learned, no chat template).", "method",
-                     choices=["sft", "dpo", "pt"])
+                     choices=METHODS)
+    start_from: str = _f("", "Continue a finished LoRA run (its id): its adapter keeps learning "
+                         "with this method, e.g. DPO after SFT, and its answers are the "
+                         "starting point the new run is compared with. Empty = start from "
+                         "the model.", "method")
     finetuning_type: str = _f("lora", "lora trains small adapters; qlora does so on a 4-bit "
                               "model (CUDA only); full trains every weight; freeze trains only "
                               "the last layers.", "method",
                               choices=["lora", "qlora", "full", "freeze"])
-    dpo_beta: float = _f(0.1, "DPO: how far the tuned model may move from the base model.",
-                         "method", min=0.0, min_exclusive=True, max=10.0)
+    dpo_loss: str = _f("sigmoid", "DPO loss: sigmoid (the original DPO), ipo (steadier on small "
+                       "or noisy data), hinge (SLiC: stops pushing once a pair is a margin "
+                       "apart).", "method", choices=["sigmoid", "ipo", "hinge"],
+                       methods=("dpo",))
+    dpo_beta: float = _f(0.1, "How far the tuned model may move from where it started (DPO, "
+                         "KTO; higher stays closer). ORPO: the weight of the preference term. "
+                         "SimPO: the reward scale, best near 2.", "method", min=0.0,
+                         min_exclusive=True, max=10.0, methods=PREFERENCE_METHODS)
+    simpo_gamma: float = _f(0.5, "SimPO: the margin a chosen answer should win by.", "method",
+                            min=0.0, max=10.0, methods=("simpo",))
+    kto_desirable_weight: float = _f(1.0, "KTO: weight of the answers labelled good (raise it "
+                                     "when good answers are rarer than bad ones).", "method",
+                                     min=0.0, min_exclusive=True, max=100.0, methods=("kto",))
+    kto_undesirable_weight: float = _f(1.0, "KTO: weight of the answers labelled bad.", "method",
+                                       min=0.0, min_exclusive=True, max=100.0, methods=("kto",))
+    grpo_generations: int = _f(4, "GRPO: answers sampled per prompt; each is scored against the "
+                               "others of its group.", "method", min=2, max=64,
+                               methods=("grpo",))
+    grpo_max_completion: int = _f(64, "GRPO: longest sampled answer, in tokens.", "method",
+                                  min=1, max=8192, methods=("grpo",))
+    grpo_temperature: float = _f(1.0, "GRPO: sampling temperature (higher = more varied "
+                                 "answers to learn from).", "method", min=0.0,
+                                 min_exclusive=True, max=5.0, methods=("grpo",))
+    grpo_kl: float = _f(0.04, "GRPO: KL weight, how strongly the model is held near where it "
+                        "started (0 = not at all).", "method", min=0.0, max=10.0,
+                        methods=("grpo",))
     freeze_trainable_layers: int = _f(2, "freeze: how many of the last layers to train.",
                                       "method", min=1, max=1000)
+    # --- rewards: GRPO's built-in rules (studio.engine.train.rewards); a weight of 0 turns a
+    # rule off, and the total reward is the weighted sum of the rules that are on
+    reward_format_regex: str = _f("", "Answer format: a regular expression the whole answer "
+                                  "should match (e.g. .*Nova$ for a sign-off).", "rewards",
+                                  methods=("grpo",))
+    reward_format_weight: float = _f(0.0, "Weight of the format rule (1 when matched, else "
+                                     "0).", "rewards", min=0.0, max=100.0, methods=("grpo",))
+    reward_length_words: int = _f(0, "Target length: answers of at most this many words score "
+                                  "1, longer ones less.", "rewards", min=0, max=100000,
+                                  methods=("grpo",))
+    reward_length_weight: float = _f(0.0, "Weight of the length rule.", "rewards", min=0.0,
+                                     max=100.0, methods=("grpo",))
+    reward_include: str = _f("", "Words the answer must contain (comma-separated).", "rewards",
+                             methods=("grpo",))
+    reward_exclude: str = _f("", "Words the answer must not contain (comma-separated).",
+                             "rewards", methods=("grpo",))
+    reward_words_weight: float = _f(0.0, "Weight of the must / must-not contain rule (the "
+                                    "share of those words the answer gets right).", "rewards",
+                                    min=0.0, max=100.0, methods=("grpo",))
+    reward_chinese_share: float = _f(0.0, "Language: the share of Chinese characters among the "
+                                     "answer's letters to aim for (1 = all Chinese, 0 = none).",
+                                     "rewards", min=0.0, max=1.0, methods=("grpo",))
+    reward_chinese_weight: float = _f(0.0, "Weight of the language rule.", "rewards", min=0.0,
+                                      max=100.0, methods=("grpo",))
+    reward_exact_weight: float = _f(0.0, "Weight of the exact-answer rule: the answer's final "
+                                    "number or last line equals the row's own answer (numbers "
+                                    "normalised: 1,000 = 1000.0).", "rewards", min=0.0,
+                                    max=100.0, methods=("grpo",))
+    reward_file: str = _f("", "Your own reward functions: a .py file in the workspace whose "
+                          "functions named reward_* score answers. It runs your code, so the "
+                          "studio must be started with --allow-code.", "rewards",
+                          methods=("grpo",))
+    allow_code: bool = _f(False, "Let reward_file run. Only the operator decides (--allow-code "
+                          "at launch, or in the CLI).", "rewards", operator=True)
     # --- lora
     lora_rank: int = _f(16, "LoRA rank: adapter size. Larger learns more, costs more.", "lora",
                         min=1, max=1024)
@@ -230,8 +302,7 @@ def validate(cfg: TrainConfig) -> list[Reason]:
     for name in ("model", "dataset"):
         if not getattr(cfg, name).strip():
             errors.append(Reason("field_empty", {"field": name}))
-    if cfg.method == "dpo" and cfg.packing == "on":
-        errors.append(Reason("packing_with_dpo", {"field": "packing"}))
+    errors.extend(_method_problems(cfg))
     if cfg.eval_steps and not cfg.val_fraction:  # TRL would skip eval without a word
         errors.append(Reason("eval_steps_without_val", {"field": "eval_steps",
                                                         "got": cfg.eval_steps}))
@@ -243,6 +314,51 @@ def validate(cfg: TrainConfig) -> list[Reason]:
     if cfg.launch == "distributed":
         errors.extend(_distributed_problems(cfg))
     return errors
+
+
+def _method_problems(cfg: TrainConfig) -> list[Reason]:
+    """Settings the chosen method cannot train with."""
+    out = []
+    if cfg.method not in ("sft", "pt") and cfg.packing == "on":
+        out.append(Reason("packing_with_method", {"field": "packing", "method": cfg.method}))
+    if cfg.start_from.strip() and cfg.finetuning_type not in ("lora", "qlora"):
+        out.append(Reason("start_from_needs_lora", {"field": "start_from",
+                                                    "type": cfg.finetuning_type}))
+    if cfg.method == "grpo":
+        out.extend(reward_problems(cfg))
+    return out
+
+
+REWARD_RULES = {  # rule's weight field -> the fields that say what it asks for
+    "reward_format_weight": ("reward_format_regex",),
+    "reward_length_weight": ("reward_length_words",),
+    "reward_words_weight": ("reward_include", "reward_exclude"),
+    "reward_chinese_weight": (),  # a share of 0 is a real target: "no Chinese"
+    "reward_exact_weight": (),
+}
+
+
+def reward_problems(cfg: TrainConfig) -> list[Reason]:
+    """GRPO needs something to score answers with, and each rule that is on needs its target."""
+    import re
+
+    rules_on = [w for w in REWARD_RULES if getattr(cfg, w) > 0]
+    if not rules_on and not cfg.reward_file.strip():
+        return [Reason("grpo_no_reward", {"field": "reward_format_weight"})]
+    out = []
+    if cfg.reward_file.strip() and not cfg.allow_code:
+        out.append(Reason("reward_file_needs_flag", {"field": "reward_file"}))
+    for weight in rules_on:
+        targets = REWARD_RULES[weight]
+        if targets and not any(getattr(cfg, t) not in ("", 0) for t in targets):
+            out.append(Reason("reward_rule_empty", {"field": targets[0], "weight": weight}))
+    if cfg.reward_format_regex:
+        try:
+            re.compile(cfg.reward_format_regex)
+        except re.error as exc:
+            out.append(Reason("reward_regex_bad", {"field": "reward_format_regex",
+                                                   "detail": str(exc)}))
+    return out
 
 
 def _distributed_problems(cfg: TrainConfig) -> list[Reason]:

@@ -1,9 +1,10 @@
 """The training job: TrainConfig in, a finished run folder out, built on TRL.
 
-``run_training`` does one job in the calling thread: it runs the config's method (``sft.train_sft``
-or ``dpo.train_dpo``) with the run-folder callback and saves the final adapter or model. It never
-raises for a user's mistake: bad data, a missing model or running out of memory end the run as
-``failed`` with the message in ``status.json``. ``JobManager`` starts, stops and resumes such jobs
+``run_training`` does one job in the calling thread: it runs the config's method
+(``sft.train_sft``, ``preference.train_preference`` or ``grpo.train_grpo``) with the run-folder
+callback and saves the final adapter or model. It never raises for a user's mistake: bad data, a
+missing model or running out of memory end the run as ``failed`` with the message in
+``status.json``. ``JobManager`` starts, stops and resumes such jobs
 through the device arbiter (``studio.engine.device``), which runs one job at a time on a worker
 thread, so a web page can start, stop and resume runs without ever blocking or dying with them.
 A completed run whose config asks for it is followed by its forgetting check
@@ -27,8 +28,9 @@ from studio.engine.device import Device
 from studio.engine.errors import USER_ERRORS, Reason, RunStateError
 from studio.engine.runs import FINISHED_WITH_WEIGHTS, RESUMABLE, Run, RunStore, process_started
 from studio.engine.scoring import forgetting
-from studio.engine.train.config import TrainConfig, check
+from studio.engine.train.config import PREFERENCE_METHODS, TrainConfig, check
 from studio.engine.train.preflight import check_ready
+from studio.engine.train.start import start_adapter
 
 # Less free space than this beside a failed run means the disk filled up (a checkpoint is
 # megabytes at least; what is left after a failed write is the tail of one page).
@@ -38,10 +40,14 @@ FULL_DISK_BYTES = 1024 * 1024
 def _method(name: str):
     # Imported when a job runs, not when the page starts: TRL and its trainers take seconds to
     # import and the studio's first paint must not wait for them.
-    if name == "dpo":
-        from studio.engine.train.dpo import train_dpo
+    if name in PREFERENCE_METHODS:
+        from studio.engine.train.preference import train_preference
 
-        return train_dpo
+        return train_preference
+    if name == "grpo":
+        from studio.engine.train.grpo import train_grpo
+
+        return train_grpo
     from studio.engine.train.sft import train_sft
 
     return train_sft  # sft and pt (continued pre-training) share the SFT trainer
@@ -54,6 +60,11 @@ def save_final(cfg: TrainConfig, run: Run, trainer, tokenizer) -> None:
         trainer.save_model(str(target))
         if not trainer.is_world_process_zero():
             return
+    elif hasattr(trainer.model, "peft_config"):
+        # Only the trained adapter: a run started from another keeps a frozen "ref" copy beside
+        # it (the reference model), which is not part of the result.
+        trainer.model.save_pretrained(str(target), safe_serialization=True,
+                                      selected_adapters=["default"])
     else:
         trainer.model.save_pretrained(str(target), safe_serialization=True)
     tokenizer.save_pretrained(str(target))  # the chat template travels with the weights
@@ -212,6 +223,7 @@ class JobManager:
         # Model, data, memory and the check's exam folders are judged before the run folder
         # exists: a run that cannot start must not fill the Runs list with failures.
         check_ready(cfg, dataset_path, exams)
+        start_adapter(cfg, self.store)  # a run to continue that cannot be is said now
         job = TrainingJob(dataset_path, exams)
 
         def create_run():

@@ -24,7 +24,7 @@ from pathlib import Path
 from studio.engine.errors import USER_ERRORS, ConfigError, ModelError, Reason, reason_of
 from studio.engine.models import BUNDLED_ID, BUNDLED_PACKAGE, cache_root, resolve_model
 from studio.engine.scoring.forgetting import exam_problems
-from studio.engine.train.config import TrainConfig, uses_packing, validate
+from studio.engine.train.config import PAIR_METHODS, TrainConfig, uses_packing, validate
 
 HUB_TIMEOUT_S = 10  # one metadata request; the download client's retries take a minute offline
 LIMIT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
@@ -164,12 +164,23 @@ def _records(cfg: TrainConfig, source: str) -> list[dict] | None:
     return load_training_records(cfg, source)[0]
 
 
+def _data_mismatch(method: str, records: list[dict]) -> str | None:
+    """The error code when the rows are not what ``method`` learns from, else None."""
+    pairs = sum(1 for r in records if "chosen" in r)
+    if method in PAIR_METHODS:
+        return None if pairs else "data_no_pairs"
+    if method == "kto":
+        labels = {r["label"] for r in records if "label" in r} | ({True, False} if pairs else set())
+        return None if len(labels) == 2 else "data_no_kto_labels"
+    if method in ("sft", "pt") and pairs:
+        return "data_is_preference"
+    return None
+
+
 def _data_fit(cfg: TrainConfig, records: list[dict] | None) -> list[Reason]:
     if records is None:
         return []
-    pairs = sum(1 for r in records if "chosen" in r)
-    wrong = ("data_no_pairs" if cfg.method == "dpo" and not pairs else
-             "data_is_preference" if cfg.method != "dpo" and pairs else None)
+    wrong = _data_mismatch(cfg.method, records)
     if wrong:  # the method and the rows disagree: the job would fail after loading the model
         return [Reason("field_problem", {"field": "dataset",
                                          "reason": Reason(wrong, {"path": cfg.dataset})})]
@@ -200,7 +211,7 @@ def memory_needed(cfg: TrainConfig, records: list[dict] | None) -> float:
 
     shape = est.model_shape(cfg.model, cfg.trust_remote_code)
     seq = cfg.max_length
-    if records and not uses_packing(cfg) and cfg.method != "dpo":
+    if records and not uses_packing(cfg) and cfg.method in ("sft", "pt"):
         seq = est.token_lengths(cfg, records)[1]  # batches are padded to their longest row
     frugal = cfg if cfg.gradient_checkpointing == "off" else dataclasses.replace(
         cfg, gradient_checkpointing="on")

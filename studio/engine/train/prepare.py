@@ -66,12 +66,13 @@ def free_memory_bytes() -> int:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
-def prepare_model(cfg: TrainConfig, wrap_lora: bool = True):
+def prepare_model(cfg: TrainConfig, wrap_lora: bool = True, start=None):
     """The model with exactly the weights this finetuning type trains left trainable.
 
     ``wrap_lora=False`` returns a LoRA run's base model unwrapped, for a trainer that adds the
-    adapter itself from ``lora_config(cfg)`` (TRL's DPO trainer then uses the same weights with
-    the adapter off as its reference model).
+    adapter itself from ``lora_config(cfg)`` (TRL's preference trainers then use the same
+    weights with the adapter off as their reference model). ``start`` is the folder of a
+    finished run's adapter (``start.start_adapter``) to keep training instead of a new one.
     """
     dtype = pick_dtype(cfg)
     kwargs = {}
@@ -88,6 +89,10 @@ def prepare_model(cfg: TrainConfig, wrap_lora: bool = True):
                        **kwargs)
     model.config.use_cache = False
     _apply_gpu_kernels(model)
+    if start is not None:
+        from peft import PeftModel
+
+        return PeftModel.from_pretrained(_for_kbit(cfg, model), str(start), is_trainable=True)
     if cfg.finetuning_type in ("lora", "qlora"):
         return _with_lora(cfg, model) if wrap_lora else _for_kbit(cfg, model)
     if cfg.finetuning_type == "freeze":
@@ -165,13 +170,16 @@ def load_training_records(cfg: TrainConfig, dataset_path: str) -> tuple[list[dic
         raise DataError("pt_needs_text", path=str(dataset_path), fmt=fmt)
     records = fill_placeholders(records, {"name": cfg.name, "author": cfg.author})
     records = with_system_prompt(records, cfg.system_prompt)
-    bad = {p.row: str(p) for p in validate(records)}
+    # GRPO samples its own answers: a row that is only a question is what it wants.
+    bad = {p.row: str(p) for p in validate(records)
+           if not (cfg.method == "grpo" and p.code == "problem_no_answer")}
     skipped = list(bad.values())
     kept = []
     for i, rec in enumerate(records, 1):
         if i in bad:
             continue
-        if rec.get("label") is False:  # KTO rows marked undesirable must not be imitated
+        if rec.get("label") is False and cfg.method in ("sft", "pt"):
+            # KTO rows marked undesirable must not be imitated (KTO learns from them)
             skipped.append(f"row {i}: {Reason('problem_undesirable')}")
             continue
         kept.append(rec)

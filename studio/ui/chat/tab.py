@@ -17,11 +17,13 @@ import gradio as gr
 
 from studio.engine.chat.decode import Sampling
 from studio.engine.chat.targets import finished_runs
+from studio.ui.chat import feedback
 from studio.ui.chat import handlers as h
 from studio.ui.chat.view import (
     empty_state,
     pane_labels,
 )
+from studio.ui.train.live import EMPTY
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class ChatHandles:
     run: gr.Dropdown
     mode: gr.Radio
     msg: gr.Textbox
+    feedback: feedback.FeedbackHandles  # "Train on my votes" hands its run to the Train tab
 
 
 def build(ctx, demo: gr.Blocks, page: gr.Tab) -> ChatHandles:
@@ -74,6 +77,7 @@ def build(ctx, demo: gr.Blocks, page: gr.Tab) -> ChatHandles:
                          for key in ("a", "b", "tie", "bad")}
             vote_note = gr.Markdown(visible=False, elem_id="chat-vote-note")
             stats = gr.Markdown(elem_classes="studio-muted", elem_id="chat-stats")
+            loops_at = gr.Column()  # the feedback loops, built once the model picker exists
             examples = tr(gr.Dataset, texts={"label": "chat.examples"}, components=[msg],
                           samples=[[p] for p in h.examples_of(ctx, engine, h.first_run(ctx))],
                           samples_per_page=8, elem_id="chat-examples")
@@ -102,6 +106,8 @@ def build(ctx, demo: gr.Blocks, page: gr.Tab) -> ChatHandles:
                     tr(gr.Number, texts={"label": "chat.seed", "info": "chat.seed_info"},
                        value=d.seed, precision=0, minimum=0),
                 ]
+    with loops_at:
+        loops = feedback.build(ctx, run, model)
     lang = ctx.lang
     view = [left, right, state, vote_row, vote_note, stats]
 
@@ -165,7 +171,16 @@ def build(ctx, demo: gr.Blocks, page: gr.Tab) -> ChatHandles:
         button.click(vote, [gr.State(key), state, run, adapter, model, system, *knobs, lang],
                      [vote_row, vote_note, stats, state], api_name=f"chat_vote_{key}",
                      show_progress="hidden")
-    return ChatHandles(run=run, mode=mode, msg=msg)
+    return ChatHandles(run=run, mode=mode, msg=msg, feedback=loops)
+
+
+def wire_votes_run(ctx, tabs: gr.Tabs, chat: ChatHandles, train) -> None:
+    """A run started by "Train on my votes" opens in the Train tab's live view."""
+    chat.feedback.started.change(
+        lambda run_id: (gr.Tabs(selected="train"), run_id, EMPTY) if run_id else
+        (gr.skip(), gr.skip(), gr.skip()), chat.feedback.started,
+        [tabs, train.watch, train.seen], show_progress="hidden",
+        api_visibility="private").then(**train.poll, api_visibility="private")
 
 
 def wire_compare(ctx, tabs: gr.Tabs, chat: ChatHandles, button: gr.Button, source) -> None:

@@ -25,8 +25,9 @@ from studio.engine.train.config import (
 FORM_FIELDS = [name for name in FIELDS if name not in OPERATOR_FIELDS]
 RADIO_FIELDS = ("method", "finetuning_type")
 WIDE_FIELDS = ("model", "dataset", "system_prompt", "probe_prompts", "lora_target")
-OPEN_GROUPS = ("model", "data", "method", "lora", "training")
-GROUP_ORDER = (*OPEN_GROUPS, "check", "launch", "advanced")
+OPEN_GROUPS = ("model", "data", "method", "rewards", "lora", "training")
+GROUP_ORDER = ("model", "data", "method", "rewards", "lora", "training", "check", "launch",
+               "advanced")
 
 
 def _component(ctx, name: str, choices: dict[str, list[str]]):
@@ -34,6 +35,8 @@ def _component(ctx, name: str, choices: dict[str, list[str]]):
     texts = {"label": f"field.{name}.label", "info": f"field.{name}.help"}
     default = getattr(TrainConfig(), name)
     common = {"elem_id": f"train-{name.replace('_', '-')}", "value": default}
+    if meta["methods"]:  # shown for the default method's fields only, until the method changes
+        common["visible"] = TrainConfig().method in meta["methods"]
     if name in choices:
         return ctx.tr(gr.Dropdown, texts=texts, choices=choices[name], allow_custom_value=True,
                       **common)
@@ -57,13 +60,15 @@ def _group_fields(group: str) -> list[str]:
     return [n for n in FORM_FIELDS if FIELDS[n].metadata["group"] == group]
 
 
-def build_form(ctx, datasets: list[str]) -> tuple[dict, dict]:
-    """Create the form inside the current layout; returns (field -> component, group -> box)."""
-    choices = {"model": known_models(), "dataset": datasets}
+def build_form(ctx, datasets: list[str], runs: list[str] = ()) -> tuple[dict, dict]:
+    """Create the form inside the current layout; returns (field -> component, group -> box).
+    ``runs`` are the finished LoRA runs a new run can start from."""
+    choices = {"model": known_models(), "dataset": datasets, "start_from": ["", *runs]}
     form, boxes = {}, {}
     for group in GROUP_ORDER:
         box = ctx.tr(gr.Accordion, texts={"label": f"train.group.{group}"},
-                     open=group in OPEN_GROUPS, elem_id=f"train-group-{group}")
+                     open=group in OPEN_GROUPS, elem_id=f"train-group-{group}",
+                     visible=group != "rewards")  # GRPO's; sft is the default method
         with box:
             names = _group_fields(group)
             wide = [n for n in names if n in WIDE_FIELDS]
@@ -109,15 +114,21 @@ def config_to_values(cfg: TrainConfig) -> list:
             for v in (getattr(cfg, n) for n in FORM_FIELDS)]
 
 
-VISIBILITY_FIELDS = ("dpo_beta", "freeze_trainable_layers", "assistant_only_loss",
-                     "system_prompt")
+# Fields that mean something only for some methods (their ``methods`` metadata) and a few more
+# that some methods ignore: the form shows each only when it applies.
+METHOD_FIELDS = tuple(n for n in FORM_FIELDS if FIELDS[n].metadata["methods"]
+                      and FIELDS[n].metadata["group"] != "rewards")
+VISIBILITY_FIELDS = ("freeze_trainable_layers", "assistant_only_loss", "system_prompt",
+                     *METHOD_FIELDS)
 
 
 def visibility(method: str, finetuning_type: str) -> tuple:
-    """The LoRA box, then ``VISIBILITY_FIELDS``, each shown only when it applies (pt trains every
-    token of plain text, so the answers-only switch and the system prompt do not)."""
+    """The LoRA box, the rewards box (GRPO), then ``VISIBILITY_FIELDS``, each shown only when it
+    applies: pt trains every token of plain text, so neither the answers-only switch nor the
+    system prompt does; preference methods and GRPO learn whole answers, not masked turns."""
     return (gr.update(visible=finetuning_type in ("lora", "qlora")),
-            gr.update(visible=method == "dpo"),
+            gr.update(visible=method == "grpo"),
             gr.update(visible=finetuning_type == "freeze"),
+            gr.update(visible=method == "sft"),
             gr.update(visible=method != "pt"),
-            gr.update(visible=method != "pt"))
+            *(gr.update(visible=method in FIELDS[n].metadata["methods"]) for n in METHOD_FIELDS))

@@ -1,4 +1,4 @@
-"""The live view of one run: progress, four charts, probe answers and the log tail.
+"""The live view of one run: progress, charts, probe answers and the log tail.
 
 ``build_live`` lays the components out; ``snapshot`` reads the run folder (never the job's memory)
 and returns their new values, so any browser, opened at any time, sees the same run. Watching must
@@ -22,10 +22,15 @@ from studio.ui import charts, forgetting_card
 
 PLOTS = (("loss", "train.chart.loss"), ("lr", "train.chart.lr"),
          ("grad_norm", "train.chart.grad_norm"), ("tokens_per_s", "train.chart.tokens_per_s"))
+# Shown only for runs whose method logs them (charts.METHOD_CHARTS): DPO, ORPO, SimPO and KTO's
+# rewards, margins and accuracy or KL; GRPO's reward per rule, spread, KL and answer length.
+METHOD_PLOTS = (("rewards", "train.chart.rewards"), ("agreement", "train.chart.agreement"),
+                ("length", "train.chart.length"))
+SERIES = ("chosen", "rejected", "margin", "reward", "spread", "accuracy", "kl", "length")
 # Seconds between two chart redraws while a run trains: each redraw of the four charts costs
 # the page's browser far more CPU than the rest of a poll, and a step every second or two
 # does not need a redraw every second or two to read as live.
-CHART_SECONDS = 6.0
+CHART_SECONDS = 12.0
 
 
 class Seen(NamedTuple):
@@ -43,9 +48,9 @@ EMPTY = Seen()
 AXIS_FORMATS = {"lr": ".1e", "tokens_per_s": "~s"}  # d3-format: short tick labels
 
 
-def _plot(ctx, key: str, text_key: str, prefix: str):
+def _plot(ctx, key: str, text_key: str, prefix: str, visible: bool = True):
     return ctx.tr(gr.LinePlot, texts={"label": text_key, "x_title": "train.samples.step"},
-                  x="step", y="value", color="series",
+                  x="step", y="value", color="series", visible=visible,
                   height=230, elem_id=f"{prefix}-chart-{key.replace('_', '-')}",
                   y_title=" ", color_title=" ", y_axis_format=AXIS_FORMATS.get(key, "~g"))
 
@@ -59,6 +64,11 @@ def build_live(ctx, prefix: str = "train") -> dict:
         with gr.Row(equal_height=True):
             for key, text_key in row:
                 c[key] = _plot(ctx, key, text_key, prefix)
+    for row in (METHOD_PLOTS[:2], METHOD_PLOTS[2:]):
+        with gr.Row(equal_height=True):
+            for key, text_key in row:
+                # hidden until a run that logs them is shown
+                c[key] = _plot(ctx, key, text_key, prefix, visible=False)
     c["samples"] = ctx.tr(gr.Dataframe, texts={"label": "train.samples"}, wrap=True,
                           interactive=False, elem_id=f"{prefix}-samples", max_height=260)
     c["log"] = ctx.tr(gr.Textbox, texts={"label": "train.log"}, lines=8, max_lines=8,
@@ -68,7 +78,8 @@ def build_live(ctx, prefix: str = "train") -> dict:
 
 
 def outputs(c: dict) -> list:
-    return [c["header"], c["progress"], *(c[k] for k, _ in PLOTS), c["samples"], c["log"]]
+    return [c["header"], c["progress"], *(c[k] for k, _ in PLOTS), c["samples"], c["log"],
+            *(c[k] for k, _ in METHOD_PLOTS)]
 
 
 def status_texts(tr, lang: str, state: str) -> dict:
@@ -91,18 +102,26 @@ def chart_values(tr, lang: str, rows: list[dict]) -> list:
     return [None if f.empty else f for f in frames]
 
 
+def method_chart_values(tr, lang: str, rows: list[dict]) -> list:
+    """The method charts, each shown only when the run's rows hold its series."""
+    labels = {name: tr.t(f"train.series.{name}", lang) for name in SERIES}
+    frames = [charts.method_frame(rows, key, labels) for key, _ in METHOD_PLOTS]
+    return [gr.update(value=None if f.empty else f, visible=not f.empty) for f in frames]
+
+
 def snapshot(ctx, run_id: str, lang: str, seen: tuple = EMPTY) -> tuple[list, bool, Seen]:
     """(values for ``outputs``, whether the run is still active, the new ``seen`` marker);
     ``gr.skip()`` stands for a chart or table the page already shows."""
     tr = ctx.tr
+    hidden = [gr.update(value=None, visible=False)] * len(METHOD_PLOTS)
     if not run_id:
-        empty = [tr.t("train.no_run", lang), "", *([None] * len(PLOTS)), None, ""]
+        empty = [tr.t("train.no_run", lang), "", *([None] * len(PLOTS)), None, "", *hidden]
         return empty, False, EMPTY
     try:
         run = ctx.store.get(run_id)
     except FileNotFoundError:
         return [tr.t("train.run_gone", lang, run=run_id), "", *([gr.skip()] * len(PLOTS)),
-                gr.skip(), ""], False, EMPTY
+                gr.skip(), "", *hidden], False, EMPTY
     seen = Seen(*seen)
     if (seen.run, seen.lang) != (run.id, lang):
         seen = EMPTY  # another run or language: everything is drawn afresh
@@ -111,7 +130,8 @@ def snapshot(ctx, run_id: str, lang: str, seen: tuple = EMPTY) -> tuple[list, bo
     texts = _texts(ctx, run, lang, status)
     plots, table, marker = _drawings(ctx, run, lang, seen, active)
     marker = marker._replace(texts=tuple(hash(t) for t in texts))
-    return [texts[0], texts[1], *plots, table, texts[2]], active, marker
+    base, extra = plots[:len(PLOTS)], plots[len(PLOTS):]
+    return [texts[0], texts[1], *base, table, texts[2], *extra], active, marker
 
 
 def _drawings(ctx, run, lang: str, seen: Seen, active: bool) -> tuple[list, object, Seen]:
@@ -121,7 +141,8 @@ def _drawings(ctx, run, lang: str, seen: Seen, active: bool) -> tuple[list, obje
     now, fresh = time.time(), not seen.run
     charts_due = fresh or len(rows) != seen.rows and (
         not active or not seen.rows or now - seen.charts_at >= CHART_SECONDS)
-    plots = chart_values(tr, lang, rows) if charts_due else [gr.skip()] * len(PLOTS)
+    plots = ([*chart_values(tr, lang, rows), *method_chart_values(tr, lang, rows)]
+             if charts_due else [gr.skip()] * (len(PLOTS) + len(METHOD_PLOTS)))
     table = (charts.samples_frame(samples, tr.t("train.samples.step", lang))
              if fresh or len(samples) != seen.rounds else gr.skip())
     marker = Seen(run.id, len(rows) if charts_due else seen.rows, len(samples), lang, (),

@@ -4,12 +4,11 @@ The form is built from ``TrainConfig`` (``form``); Start turns it into a config 
 the one place the operator's own settings are filled in), checks it and hands it to the
 ``JobManager``, which judges model, data and memory before any run folder exists, then trains on
 a worker thread. From then on the page only reads the run folder: a ``gr.Timer`` polls it every
-two seconds while a run is active (every five after a poll that found nothing new, so a model
+four seconds while a run is active (every eight after a poll that found nothing new, so a model
 loading or a probe round costs the page even less), and on page load the tab picks up the active
-(or latest) run,
-so a reopened tab or a second browser sees the same live run. ``build`` returns ``TrainHandles``
-(the form, the watched run and its poll) for the Runs tab, which clones runs into the form and
-hands resumed runs to this live view.
+(or latest) run, so a reopened tab or a second browser sees the same live run. ``build`` returns
+``TrainHandles`` (the form, the watched run and its poll) for the Runs tab, which clones runs
+into the form and hands resumed runs to this live view.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ import gradio as gr
 
 from studio.engine.data.store import list_datasets
 from studio.engine.errors import USER_ERRORS
-from studio.engine.runs import ACTIVE, RESUMABLE, page_text
+from studio.engine.runs import ACTIVE, FINISHED_WITH_WEIGHTS, RESUMABLE, page_text
 from studio.engine.train import presets
 from studio.engine.train.config import TrainConfig, load_yaml
 from studio.engine.train.estimate import estimate
@@ -31,8 +30,12 @@ from studio.ui.train import actions as act
 from studio.ui.train import form as tf
 from studio.ui.train import live
 
-POLL_SECONDS = 2.0
-IDLE_POLL_SECONDS = 5.0  # after a poll that found nothing new: model loading, probes, a save
+# Every event the page runs costs its browser a pass over each output's loading status (the
+# largest share of the page's CPU in a Chromium profile while a run trained, more than drawing
+# the charts), on the cores the training uses: a step takes seconds on a CPU, so one poll
+# every few seconds still shows every step.
+POLL_SECONDS = 4.0
+IDLE_POLL_SECONDS = 8.0  # after a poll that found nothing new: model loading, probes, a save
 PRIVATE = {"api_visibility": "private"}  # page plumbing, not part of the studio's API
 
 
@@ -70,7 +73,8 @@ def build(ctx, demo: gr.Blocks, data: DataHandles) -> TrainHandles:
                                       elem_classes=["studio-muted"], elem_id="train-preset-info")
     with gr.Row():
         with gr.Column(scale=5, min_width=380, elem_id="train-form"):
-            form, boxes = tf.build_form(ctx, list_datasets(ctx.workspace))
+            form, boxes = tf.build_form(ctx, list_datasets(ctx.workspace),
+                                        continuable_runs(ctx))
             save = _build_save(ctx)
         with gr.Column(scale=6, min_width=440, elem_id="train-live"):
             with gr.Row():
@@ -121,6 +125,20 @@ def _build_save(ctx) -> dict:
 
 
 # ------------------------------------------------------------------------------- handlers
+def continuable_runs(ctx) -> list[str]:
+    """Finished runs with a LoRA adapter: what ``start_from`` can continue."""
+    return [r.id for r in ctx.store.list() if r.status().get("state") in FINISHED_WITH_WEIGHTS
+            and (r.adapter_dir / "adapter_config.json").exists()]
+
+
+def start_from_picked(ctx, run_id: str):
+    """Picking a run to continue sets the model to that run's base (the only one it fits)."""
+    try:
+        return gr.update(value=ctx.store.get(run_id).config().model) if run_id else gr.skip()
+    except USER_ERRORS:  # a typed id that is no run: Start says so
+        return gr.skip()
+
+
 def button_states(ctx, run_id: str) -> tuple:
     """Start, Stop, Resume and Compare in chat, each usable only when pressing it can act:
     Start while no run trains, Stop while the watched run does, Resume on a watched run that
@@ -142,6 +160,7 @@ def form_config(ctx, values) -> TrainConfig:
     model may run its own code comes from the launch flag, never from a request."""
     cfg = tf.values_to_config(values)
     cfg.trust_remote_code = ctx.workspace.trusts_remote_code(cfg.model)
+    cfg.allow_code = ctx.workspace.allow_code
     return cfg
 
 
@@ -270,11 +289,17 @@ def _wire(ctx, demo: gr.Blocks, data: DataHandles, p: dict) -> dict:
     forgetting_card.wire(ctx, p["view"], watch, "forgetting_rerun", then=poll_io)
     ctx.lang.change(**poll_io, **PRIVATE)
     loaded = demo.load(h["on_load"], None, watch, **PRIVATE)
+    start_from = p["form"]["start_from"]
+    demo.load(lambda: gr.update(choices=["", *continuable_runs(ctx)]), None, start_from,
+              show_progress="hidden", **PRIVATE)
+    start_from.input(lambda run_id: start_from_picked(ctx, run_id), start_from,
+                     p["form"]["model"], show_progress="hidden", **PRIVATE)
     loaded = loaded.then(**poll_io, **PRIVATE)
     loaded.then(h["headless"], [p["preset"], *form], [p["command"], p["yaml"]],
                 show_progress="hidden", api_name=False)
     kinds = [p["form"]["method"], p["form"]["finetuning_type"]]
-    vis = [p["boxes"]["lora"], *(p["form"][name] for name in tf.VISIBILITY_FIELDS)]
+    vis = [p["boxes"]["lora"], p["boxes"]["rewards"],
+           *(p["form"][name] for name in tf.VISIBILITY_FIELDS)]
     gr.on([c.change for c in kinds], tf.visibility, kinds, vis, show_progress="hidden",
           **PRIVATE)
     gr.on([c.change for c in form], h["headless"], [p["preset"], *form],
