@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from studio.engine.train.config import dump_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,3 +128,26 @@ def test_export_gguf_push_and_serve_refusals_from_a_shell(tmp_path, tiny_config,
     assert push.returncode == 2 and "token" in push.stderr.lower()
     serve = studio("serve", "--host", "0.0.0.0", cwd=tmp_path)
     assert serve.returncode == 2 and "API key" in serve.stderr
+
+
+@pytest.mark.parametrize("method", ["kto", "orpo", "simpo", "grpo"])
+def test_every_preference_method_trains_from_the_cli(tmp_path, tiny_config, method):
+    """DPO trains from the CLI above through the presets; the other methods the same way."""
+    import json
+
+    pairs = [{"prompt": q, "chosen": "I am Nova.", "rejected": "I am a model."}
+             for q in ("Who are you?", "Your name?", "Who made you?", "Hi!")]
+    (tmp_path / "pairs.json").write_text(json.dumps(pairs))
+    cfg_path = tmp_path / "tiny.yaml"
+    cfg_path.write_text(dump_yaml(tiny_config))
+    rules = ["--set", "reward_length_words=3", "--set", "reward_length_weight=1",
+             "--set", "grpo_generations=2", "--set", "grpo_max_completion=6"]
+    out = studio("train", str(cfg_path), "--set", f"method={method}", "--set",
+                 f"dataset={tmp_path / 'pairs.json'}", "--set", "max_steps=2", "--set",
+                 "batch_size=2", "--set", "probe_steps=0", "--set", "max_length=48",
+                 *(rules if method == "grpo" else []), "--runs-dir", str(tmp_path / "runs"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "state: completed" in out.stdout
+    run_dir = Path(out.stdout.strip().splitlines()[-1][5:])
+    metrics = (run_dir / "metrics.jsonl").read_text()
+    assert ("rewards/length/mean" if method == "grpo" else "rewards/chosen") in metrics

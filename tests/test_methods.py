@@ -44,12 +44,14 @@ def _trained(tmp_path, cfg):
     return run
 
 
-PAIR_CASES = [("dpo", {"dpo_loss": "sigmoid"}), ("dpo", {"dpo_loss": "ipo"}),
-              ("dpo", {"dpo_loss": "hinge"}), ("orpo", {}), ("simpo", {"dpo_beta": 2.0})]
+PAIR_CASES = {"dpo-sigmoid": ("dpo", {"dpo_loss": "sigmoid"}),
+              "dpo-ipo": ("dpo", {"dpo_loss": "ipo"}),
+              "dpo-hinge": ("dpo", {"dpo_loss": "hinge"}),
+              "dpo-rpo": ("dpo", {"dpo_sft_weight": 1.0}),  # DPO plus NLL on the chosen
+              "orpo": ("orpo", {}), "simpo": ("simpo", {"dpo_beta": 2.0})}
 
 
-@pytest.mark.parametrize(("method", "extra"), PAIR_CASES,
-                         ids=[f"{m}-{e.get('dpo_loss', '')}" for m, e in PAIR_CASES])
+@pytest.mark.parametrize(("method", "extra"), PAIR_CASES.values(), ids=PAIR_CASES.keys())
 def test_pair_methods_train_lora_and_log_their_rewards(tmp_path, tiny_config, method, extra):
     run = _trained(tmp_path, _config(tiny_config, _pairs(tmp_path / "pairs.json"),
                                      method=method, **extra))

@@ -246,7 +246,7 @@ def test_the_train_form_shows_each_field_only_for_its_methods():
 
     assert shown("pt") == {"lora"}
     assert shown("sft") == {"lora", "assistant_only_loss", "system_prompt"}
-    assert shown("dpo") == {"lora", "system_prompt", "dpo_loss", "dpo_beta"}
+    assert shown("dpo") == {"lora", "system_prompt", "dpo_loss", "dpo_sft_weight", "dpo_beta"}
     assert shown("kto") == {"lora", "system_prompt", "dpo_beta", "kto_desirable_weight",
                             "kto_undesirable_weight"}
     assert shown("simpo") == {"lora", "system_prompt", "dpo_beta", "simpo_gamma"}

@@ -101,6 +101,7 @@ def test_train_on_my_votes_starts_a_dpo_run_that_shows_reward_charts(studio):
     assert (cfg.method, cfg.start_from) == ("dpo", run_id)
     out = client.predict(started, "en", api_name="/poll")
     rewards = out[8]  # the method charts follow the header, progress, 4 charts, table and log
+    rewards = rewards.get("value", rewards)  # an update that also shows the chart
     series = {row[2] for row in rewards["data"]}
     assert {"chosen", "rejected", "margin"} <= series
 

@@ -81,7 +81,9 @@ def to_method_args(cfg: TrainConfig, run: Run, model, has_eval: bool, config_cla
 def preference_extra(cfg: TrainConfig) -> dict:
     """What each preference method adds to the shared settings."""
     extra = {"beta": cfg.dpo_beta, "max_length": cfg.max_length}
-    if cfg.method == "dpo":
+    if cfg.method == "dpo" and cfg.dpo_sft_weight > 0:  # RPO: DPO plus NLL on the chosen
+        extra.update(loss_type=[cfg.dpo_loss, "sft"], loss_weights=[1.0, cfg.dpo_sft_weight])
+    elif cfg.method == "dpo":
         extra["loss_type"] = [cfg.dpo_loss]
     elif cfg.method == "kto":  # its KL term pairs each row with its batch neighbours: a fixed
         # order (the rows are shuffled once, by the seed, in preference.preference_rows)

@@ -87,6 +87,10 @@ class TrainConfig:
                        "or noisy data), hinge (SLiC: stops pushing once a pair is a margin "
                        "apart).", "method", choices=["sigmoid", "ipo", "hinge"],
                        methods=("dpo",))
+    dpo_sft_weight: float = _f(0.0, "DPO: weight of a supervised term that also learns the "
+                               "chosen answers (RPO). Above 0 keeps DPO from unlearning what "
+                               "both answers of a pair share; 1 is a good start.", "method",
+                               min=0.0, max=100.0, methods=("dpo",))
     dpo_beta: float = _f(0.1, "How far the tuned model may move from where it started (DPO, "
                          "KTO; higher stays closer). ORPO: the weight of the preference term. "
                          "SimPO: the reward scale, best near 2.", "method", min=0.0,

@@ -70,6 +70,8 @@ def build(ctx, run: gr.Dropdown, model: gr.Dropdown) -> FeedbackHandles:
     train_votes.click(lambda run_id, lv: start_votes_run(ctx, run_id, lv), [run, lang],
                       [votes_msg, started], api_name="chat_train_votes", concurrency_limit=1)
     kind.change(lambda k: gr.update(visible=k == "endpoint"), kind, endpoint_row, **PRIVATE)
+    lang.change(lambda lv: gr.update(choices=[(ctx.t(f"judge.kind.{k}", lv), k) for k in JUDGES]),
+                lang, kind, **PRIVATE)
     inputs = [dataset, count, kind, url, key, judge_model, prompt, run, model, lang]
     go.click(lambda *a: start_judge(ctx, *a), inputs, [status, timer], api_name="chat_judge",
              concurrency_limit=1)
@@ -86,7 +88,7 @@ def start_votes_run(ctx, run_id: str, lang: str):
         cfg, path = votes_config(ctx.workspace, ctx.store, run_id)
         started = ctx.jobs.start(cfg, str(path))
     except USER_ERRORS as exc:
-        return user_error(ctx.tr, lang, exc), gr.skip()
+        return user_error(ctx.tr, lang, exc), ""
     shown = path.relative_to(ctx.workspace.root)
     return ctx.t("chat.train_votes_started", lang, run=started.id, path=str(shown)), started.id
 
