@@ -5,8 +5,8 @@ model answers the preset's held-out prompts (its probe prompts, never in its tra
 greedily; the preset trains exactly as the Train tab would run it (``run_training``, forgetting
 check off); the tuned model answers the same prompts. Printed per preset: the rate of the wanted
 behaviour before and after (DPO greeting demo: the answer opens with the greeting; GRPO
-short-answer demo: at most the preset's target words), the mean reward of the preset's own rules for GRPO,
-the training wall time and the process's peak memory.
+short-answer demo: at most the preset's target words), the mean reward of the preset's own
+rules for GRPO, the training wall time and the process's peak memory.
 
     .venv/bin/python benchmarks/preference_demos.py [--only dpo-greeting-demo]
         [--json benchmarks/preference_demos.last.json]
