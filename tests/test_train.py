@@ -91,11 +91,13 @@ def test_second_start_is_refused_while_busy(tmp_path, tiny_config):
 
 def test_bad_data_fails_the_run_not_the_server(tmp_path, tiny_config):
     bad = tmp_path / "bad.json"
+    # questions without answers: readable (GRPO answers them), but nothing for SFT to learn
     bad.write_text('[{"instruction": "hi"}]')
     cfg = dataclasses.replace(tiny_config, dataset=str(bad))
     run, state = _train(RunStore(tmp_path / "runs"), cfg)
     assert state == "failed"
-    assert "bad.json: row 1: field 'output' is missing" in run.status()["error"]
+    assert "bad.json: no usable rows" in run.status()["error"]
+    assert "row 1, messages: no assistant answer to learn from" in run.status()["error"]
     assert "Traceback" in run.log_path.read_text()
 
 

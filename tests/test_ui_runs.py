@@ -70,7 +70,9 @@ def test_open_shows_charts_config_files_and_resume(studio):
     out = client.predict(ids["crashed"], "en", api_name="/run_open")
     header, progress, loss, *_ = out
     assert "interrupted" in header and "Resume" in progress
-    config, files = out[8], out[9]  # (the Resume button's visibility is not an API output)
+    # after the live view's 8 values and its 3 method charts (the Resume button's visibility is
+    # not an API output)
+    config, files = out[11], out[12]
     assert "name: Nova" in config and "metrics.jsonl" in files
     done = client.predict(ids["done"], "en", api_name="/run_open")
     assert len([r for r in done[2]["data"] if r[2] == "train loss"]) == 3

@@ -114,17 +114,6 @@ class LaunchOptions:
         return self.host in ("127.0.0.1", "localhost", "::1") and not self.share
 
 
-def _calm_queue(demo: gr.Blocks) -> None:
-    """Let Gradio's queue loops nap 20-50 ms when there is nothing to do instead of 1-10 ms: the
-    loops run in the process that trains, and a thousand wake-ups a second each take the
-    interpreter from the training thread; an event waits at most 20 ms longer to start.
-    These are the queue's own attributes (Gradio 6), left alone if a version lacks them."""
-    queue = getattr(demo, "_queue", None)
-    for name, seconds in (("sleep_when_free", 0.02), ("progress_update_sleep_when_free", 0.05)):
-        if hasattr(queue, name):
-            setattr(queue, name, seconds)
-
-
 def launch(demo: gr.Blocks, ctx: StudioContext, options: LaunchOptions, **extra):
     """Serve ``demo``; ``extra`` goes to ``demo.launch`` as is (the tests pass
     ``prevent_thread_lock``). Returns what ``demo.launch`` returns."""
@@ -133,7 +122,6 @@ def launch(demo: gr.Blocks, ctx: StudioContext, options: LaunchOptions, **extra)
     hosts = loopback_hosts(options.port) if options.loopback else None
     guard = Middleware(PageGuard, hosts=hosts, token=options.token)
     demo.queue(default_concurrency_limit=4, max_size=QUEUE_SIZE)
-    _calm_queue(demo)
     return demo.launch(
         server_name=options.host, server_port=options.port, auth=options.auth,
         share=options.share, max_file_size=options.max_upload,

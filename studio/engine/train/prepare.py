@@ -89,10 +89,10 @@ def prepare_model(cfg: TrainConfig, wrap_lora: bool = True, start=None):
                        **kwargs)
     model.config.use_cache = False
     _apply_gpu_kernels(model)
-    if start is not None:
-        from peft import PeftModel
+    if start is not None:  # safetensors only, as every adapter the studio loads
+        from studio.engine.chat.adapters import attach_adapter
 
-        return PeftModel.from_pretrained(_for_kbit(cfg, model), str(start), is_trainable=True)
+        return attach_adapter(_for_kbit(cfg, model), start, cfg.start_from, is_trainable=True)
     if cfg.finetuning_type in ("lora", "qlora"):
         return _with_lora(cfg, model) if wrap_lora else _for_kbit(cfg, model)
     if cfg.finetuning_type == "freeze":
