@@ -53,8 +53,14 @@ def expect_answered(page) -> None:
 
 
 def pick(page, run_id: str) -> None:
+    """Pick a run and wait until the panes show the pick's fresh start, as a person sees it
+    before asking: a Send racing the pick's reset would carry the last run's conversation."""
+    from playwright.sync_api import expect
+
     page.locator("#chat-run input").click()
     page.get_by_role("option", name=f"{run_id} · completed").click()
+    for pane in ("#chat-left", "#chat-right"):
+        expect(page.locator(f"{pane} [data-testid='user']")).to_have_count(0)
 
 
 def test_a_fault_mid_answer_leaves_send_enabled_with_the_reason(chat, monkeypatch):
