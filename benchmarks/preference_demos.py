@@ -31,24 +31,10 @@ MAX_NEW_TOKENS = 160
 
 
 def answers(model, tokenizer, prompts: list[str]) -> list[str]:
-    """Greedy answers, one batched generate (left padded, so each is the one it gets alone)."""
-    import torch
+    """Greedy answers, as the Train tab's probes give them, with room for whole answers."""
+    from studio.engine.train.callbacks import greedy_answers
 
-    from studio.engine.train.callbacks import end_tokens, left_padded, until_end
-
-    rows = [list(tokenizer.apply_chat_template([{"role": "user", "content": p}],
-                                               add_generation_prompt=True, tokenize=True,
-                                               return_dict=True)["input_ids"])
-            for p in prompts]
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else \
-        tokenizer.eos_token_id
-    batch = left_padded(rows, pad, model.device)
-    with torch.no_grad():
-        out = model.generate(**batch, max_new_tokens=MAX_NEW_TOKENS, do_sample=False,
-                             pad_token_id=pad)
-    width, ends = batch["input_ids"].shape[1], end_tokens(model, tokenizer)
-    return [tokenizer.decode(until_end(r[width:].tolist(), ends), skip_special_tokens=True)
-            .strip() for r in out]
+    return greedy_answers(model, tokenizer, prompts, MAX_NEW_TOKENS)
 
 
 def wanted(name: str, cfg, text: str) -> bool:

@@ -172,3 +172,10 @@ def tools_of(value, field: str = "tools") -> list:
     if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
         raise DataError("row_tools", field=field, detail="expected a list of function schemas")
     return value
+
+
+def split_last_answer(messages: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(the turns before the last assistant turn, [that turn]); ([all turns], []) when no
+    assistant has answered yet (a question left for the model)."""
+    last = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=None)
+    return (messages, []) if last is None else (messages[:last], [messages[last]])

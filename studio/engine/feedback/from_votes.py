@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 from studio.engine.chat.votes import preference_path
+from studio.engine.data import exclusive
 from studio.engine.errors import VoteError
 from studio.engine.io import read_jsonl
 from studio.engine.runs import FINISHED_WITH_WEIGHTS, RunStore
@@ -33,16 +34,14 @@ def write_votes_dataset(workspace, run_id: str, pairs: list[dict]) -> Path:
     """The pairs in a new file of their own in the workspace's datasets folder."""
     folder = Path(workspace.datasets_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    base = f"votes-{run_id}"
-    for n in range(1, 10000):
-        path = folder / (f"{base}.jsonl" if n == 1 else f"{base}-{n}.jsonl")
+    data = "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs).encode("utf-8")
+    names = [f"votes-{run_id}.jsonl", *(f"votes-{run_id}-{n}.jsonl" for n in range(2, 10000))]
+    for name in names:
         try:
-            with path.open("x", encoding="utf-8") as f:  # never over an existing file
-                f.writelines(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs)
-            return path
+            return exclusive.write_new(folder / name, data)  # never over an existing file
         except FileExistsError:
             continue
-    raise FileExistsError(folder / f"{base}.jsonl")
+    raise FileExistsError(folder / names[0])
 
 
 def votes_config(workspace, store: RunStore, run_id: str) -> tuple[TrainConfig, Path]:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from studio.engine.chat.decode import Sampling
 from studio.engine.data.formats import load_records
-from studio.engine.errors import ChatError, JudgeError, Reason, StudioError
+from studio.engine.errors import USER_ERRORS, JudgeError, Reason
 from studio.engine.io import append_jsonl
 
 GRADING_PROMPT = (
@@ -187,7 +187,7 @@ class JudgeJob:
     def work(self) -> None:
         try:
             self.judging.run()
-        except (StudioError, ChatError, FileNotFoundError) as exc:
+        except USER_ERRORS as exc:
             self.error = str(exc)
         except Exception as exc:  # the worker must outlive any failure of the pass
             self.error = f"{type(exc).__name__}: {exc}"

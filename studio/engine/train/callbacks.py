@@ -141,33 +141,39 @@ class RunFolderCallback(TrainerCallback):
                 model.train()
         return [{"prompt": p, "answer": a} for p, a in zip(self.probes, answers)]
 
-    @torch.no_grad()
     def answer_all(self, model, prompts: list[str],
                    max_new_tokens: int = PROBE_MAX_NEW_TOKENS) -> list[str]:
-        """Greedy answers to ``prompts`` from one batched ``generate`` call: left padding and an
-        attention mask keep each answer the one it would get alone (token for token in fp32)."""
-        rows = [self._prompt_ids(p) for p in prompts]
-        batch = left_padded(rows, self._pad_id(), model.device)
-        out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
-                             pad_token_id=self._pad_id())
-        width = batch["input_ids"].shape[1]
-        ends = end_tokens(model, self.tokenizer)
-        return [self.tokenizer.decode(until_end(row[width:].tolist(), ends),
-                                      skip_special_tokens=True).strip() for row in out]
+        return greedy_answers(model, self.tokenizer, prompts, max_new_tokens,
+                              self.system_prompt, self.plain)
 
-    def _prompt_ids(self, prompt: str) -> list[int]:
-        if self.plain:
-            return list(self.tokenizer(prompt)["input_ids"])
-        messages = [{"role": "user", "content": prompt}]
-        if self.system_prompt:
-            messages.insert(0, {"role": "system", "content": self.system_prompt})
-        enc = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True,
-                                                 tokenize=True, return_dict=True)
-        return list(enc["input_ids"])
 
-    def _pad_id(self) -> int:
-        pad = self.tokenizer.pad_token_id
-        return self.tokenizer.eos_token_id if pad is None else pad
+@torch.no_grad()
+def greedy_answers(model, tokenizer, prompts: list[str],
+                   max_new_tokens: int = PROBE_MAX_NEW_TOKENS, system_prompt: str = "",
+                   plain: bool = False) -> list[str]:
+    """Greedy answers to ``prompts`` from one batched ``generate`` call: left padding and an
+    attention mask keep each answer the one it would get alone (token for token in fp32).
+    ``plain`` continues the prompts as text instead of asking them as chat questions."""
+    rows = [_prompt_ids(tokenizer, p, system_prompt, plain) for p in prompts]
+    pad = tokenizer.eos_token_id if tokenizer.pad_token_id is None else tokenizer.pad_token_id
+    batch = left_padded(rows, pad, model.device)
+    out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
+                         pad_token_id=pad)
+    width = batch["input_ids"].shape[1]
+    ends = end_tokens(model, tokenizer)
+    return [tokenizer.decode(until_end(row[width:].tolist(), ends),
+                             skip_special_tokens=True).strip() for row in out]
+
+
+def _prompt_ids(tokenizer, prompt: str, system_prompt: str, plain: bool) -> list[int]:
+    if plain:
+        return list(tokenizer(prompt)["input_ids"])
+    messages = [{"role": "user", "content": prompt}]
+    if system_prompt:
+        messages.insert(0, {"role": "system", "content": system_prompt})
+    enc = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                        return_dict=True)
+    return list(enc["input_ids"])
 
 
 def left_padded(rows: list[list[int]], pad_id: int, device) -> dict:

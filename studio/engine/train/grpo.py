@@ -11,6 +11,7 @@ user sees what the rules were rewarding, not only the numbers.
 
 from __future__ import annotations
 
+from studio.engine.data.messages import split_last_answer
 from studio.engine.data.template import render_inputs
 from studio.engine.errors import DataError
 from studio.engine.io import append_jsonl
@@ -41,9 +42,7 @@ def prompt_rows(cfg: TrainConfig, dataset_path: str, tokenizer) -> tuple[list[di
         if "chosen" in r:
             prompt, answer = r["prompt"], r["chosen"]
         elif "messages" in r:
-            turns = r["messages"]
-            last = max((i for i, m in enumerate(turns) if m["role"] == "assistant"), default=None)
-            prompt, answer = (turns, []) if last is None else (turns[:last], [turns[last]])
+            prompt, answer = split_last_answer(r["messages"])
         else:
             continue  # plain text has no question to answer
         if prompt and prompt[-1]["role"] == "user":
@@ -69,28 +68,37 @@ def grpo_extra(cfg: TrainConfig, weights: list[float]) -> dict:
 
 class RolloutRecorder:
     """Wraps the reward functions to keep the last batch of sampled answers and their total
-    weighted reward, which the probe steps write to ``rollouts.jsonl``."""
+    weighted reward, which the probe steps write to ``rollouts.jsonl``. TRL calls every
+    function once per batch, in order: each wrapper keeps its scores, and the last one adds
+    them up, so no rule is scored twice."""
 
     def __init__(self, functions: list, weights: list[float]):
         self.functions, self.weights = functions, weights
         self.last: list[dict] = []
+        self._scores: list[list[float]] = []
 
     def wrapped(self) -> list:
-        first, *rest = self.functions
+        return [self._wrap(i, fn) for i, fn in enumerate(self.functions)]
 
+    def _wrap(self, index: int, fn):
         def record(prompts=None, completions=None, **kwargs):
-            scores = first(prompts=prompts, completions=completions, **kwargs)
-            totals = [self.weights[0] * s for s in scores]
-            for weight, fn in zip(self.weights[1:], rest):
-                for i, s in enumerate(fn(prompts=prompts, completions=completions, **kwargs)):
-                    totals[i] += weight * (s or 0.0)
-            self.last = [{"prompt": text_of(p[-1:] if isinstance(p, list) else p),
-                          "answer": text_of(c), "reward": round(t, 4)}
-                         for p, c, t in zip(prompts or [], completions, totals)]
+            scores = fn(prompts=prompts, completions=completions, **kwargs)
+            if index == 0:
+                self._scores = []
+            self._scores.append(scores)
+            if index == len(self.functions) - 1:
+                self._keep(prompts or [], completions)
             return scores
 
-        record.__name__ = first.__name__
-        return [record, *rest]
+        record.__name__ = fn.__name__
+        return record
+
+    def _keep(self, prompts: list, completions: list) -> None:
+        totals = [sum(w * (s[i] or 0.0) for w, s in zip(self.weights, self._scores))
+                  for i in range(len(completions))]
+        self.last = [{"prompt": text_of(p[-1:] if isinstance(p, list) else p),
+                      "answer": text_of(c), "reward": round(t, 4)}
+                     for p, c, t in zip(prompts, completions, totals)]
 
 
 class RolloutCallback(RunFolderCallback):

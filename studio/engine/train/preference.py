@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 
+from studio.engine.data.messages import split_last_answer
 from studio.engine.data.template import render_inputs
 from studio.engine.errors import DataError
 from studio.engine.models import load_tokenizer
@@ -50,12 +51,6 @@ def trainer_classes(method: str):
     return DPOTrainer, DPOConfig
 
 
-def _split_answer(messages: list[dict]) -> tuple[list[dict], list[dict]] | None:
-    """(prompt, [last assistant turn]) of a conversation, None if it has no answer."""
-    last = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=None)
-    return None if last is None else (messages[:last], [messages[last]])
-
-
 def kto_rows(records: list[dict], plain) -> list[dict]:
     """KTO's unpaired rows: each labelled answer, and each pair as a good and a bad answer."""
     rows = []
@@ -64,7 +59,7 @@ def kto_rows(records: list[dict], plain) -> list[dict]:
             prompt = plain(r["prompt"], r.get("tools"))
             rows.append({"prompt": prompt, "completion": plain(r["chosen"]), "label": True})
             rows.append({"prompt": prompt, "completion": plain(r["rejected"]), "label": False})
-        elif "label" in r and (parts := _split_answer(r["messages"])):
+        elif "label" in r and (parts := split_last_answer(r["messages"]))[1]:
             rows.append({"prompt": plain(parts[0], r.get("tools")),
                          "completion": plain(parts[1]), "label": bool(r["label"])})
     return rows

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import gradio as gr
 
+from studio.engine.chat.targets import finished_runs
 from studio.engine.data.store import list_datasets
 from studio.engine.errors import USER_ERRORS
-from studio.engine.runs import ACTIVE, FINISHED_WITH_WEIGHTS, RESUMABLE, page_text
+from studio.engine.runs import ACTIVE, RESUMABLE, page_text
 from studio.engine.train import presets
 from studio.engine.train.config import TrainConfig, load_yaml
 from studio.engine.train.estimate import estimate
@@ -127,8 +128,8 @@ def _build_save(ctx) -> dict:
 # ------------------------------------------------------------------------------- handlers
 def continuable_runs(ctx) -> list[str]:
     """Finished runs with a LoRA adapter: what ``start_from`` can continue."""
-    return [r.id for r in ctx.store.list() if r.status().get("state") in FINISHED_WITH_WEIGHTS
-            and (r.adapter_dir / "adapter_config.json").exists()]
+    return [r.id for r in finished_runs(ctx.store)
+            if (r.adapter_dir / "adapter_config.json").exists()]
 
 
 def start_from_picked(ctx, run_id: str):
