@@ -64,9 +64,28 @@ def prepare_bundled_model() -> None:
         print(f"Bundled model unavailable: {exc}", file=sys.stderr, flush=True)
 
 
+def open_starting_page(args: argparse.Namespace):
+    """Answer the studio's address at once with a page that shows the start's progress."""
+    from studio.ui.starting import StartingPage
+
+    loopback = args.host in ("127.0.0.1", "localhost", "::1") and not args.share
+    try:
+        page = StartingPage(args.host, args.port, loopback)
+    except OSError as exc:
+        sys.exit(f"Cannot serve on {args.host}:{args.port} ({exc.strerror or exc}); "
+                 "is another studio running there? Choose another port with --port.")
+    if not args.token:  # with --token the console prints the link once the token exists
+        print(f"Fine-Tune Studio is starting at http://{args.host}:{args.port}/ "
+              "(the page shows its progress)", flush=True)
+    return page
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
+    starting = open_starting_page(args)
+    starting.show("Preparing the bundled model / 正在准备内置模型")
     prepare_bundled_model()
+    starting.show("Loading the interface and the training engine / 正在加载界面和训练引擎")
     from studio.engine.workspace import Workspace, default_root
     from studio.ui.app import LaunchOptions, build_app, launch
     from studio.ui.context import StudioContext
@@ -75,6 +94,7 @@ def main(argv=None) -> None:
                           frozenset(args.trust_remote_code), args.allow_code)
     workspace.root.mkdir(parents=True, exist_ok=True)
     print(f"Workspace: {workspace.root}", flush=True)
+    starting.show("Building the tabs / 正在构建页面")
     ctx = StudioContext.create(workspace, args.runs_dir)
     options = LaunchOptions(
         host=args.host, port=args.port, share=args.share, max_upload=args.max_upload,
@@ -82,7 +102,10 @@ def main(argv=None) -> None:
         token=secrets.token_urlsafe(24) if args.token else None)
     if options.token:
         print(f"Open http://{args.host}:{args.port}/?token={options.token}", flush=True)
-    launch(build_app(ctx), ctx, options)
+    demo = build_app(ctx)
+    starting.show("Opening the studio / 正在打开工作室")
+    starting.close()  # Gradio binds the same port next; open pages reload onto it
+    launch(demo, ctx, options)
 
 
 if __name__ == "__main__":
