@@ -11,6 +11,7 @@ loses information. Each test lists every offending key at once.
 
 from __future__ import annotations
 
+import re
 import string
 
 import pytest
@@ -85,3 +86,13 @@ def test_the_placeholder_check_catches_a_mismatch():
     tr = Translator(table)
     assert placeholders(english(tr, "demo.key")) != placeholders(table["demo.key"]["zh"])
     assert english(tr, "demo.missing") is None
+
+
+def test_every_shipped_preset_is_described_in_both_languages(tr):
+    from studio.engine.train.config import preset_header
+    from studio.engine.workspace import PRESETS
+
+    for path in sorted(PRESETS.glob("*.yaml")):
+        english_text, chinese = (tr.t(f"preset.{path.stem}", lang) for lang in ("en", "zh"))
+        assert english_text == preset_header(path)  # written once, in the preset itself
+        assert re.search(r"[\u4e00-\u9fff]", chinese) and chinese != english_text, path.name

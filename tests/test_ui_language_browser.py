@@ -96,6 +96,7 @@ def test_every_tab_follows_the_language_switch(page, tiny_model_dir):
     expect(page.get_by_role("tab", name="1 · 数据")).to_be_visible(timeout=30_000)
     # The Data tab's own re-render (its status line) is done before anything is loaded.
     expect(page.locator("#data-status")).to_contain_text("尚未载入数据集", timeout=30_000)
+    expect(page.locator("#studio-device")).to_contain_text("个线程")
 
     # Data: load, open a row by clicking it, edit it, undo the edit.
     for label, value in (("使用哪个模型的分词器", tiny_model_dir),
@@ -160,6 +161,12 @@ def test_every_tab_follows_the_language_switch(page, tiny_model_dir):
     expect(page.locator("#deploy-export-message")).to_contain_text("已导出到", timeout=60_000)
     assert_chinese(page, "deploy", "请介绍一下你自己", "未在提供服务")
 
+    # Train: the shipped preset's description.
+    page.get_by_role("tab", name="2 · 训练").click()
+    expect(page.locator("#train-preset-info")).to_contain_text("身份演示（LoRA）")
+    expect(page.locator("#train-preset-info")).not_to_contain_text("Identity demo")
+    page.get_by_role("tab", name="6 · 部署").click()
+
     # Back to English: what was written in Chinese comes back in English.
     page.get_by_text("English", exact=True).click()
     expect(page.locator("#deploy-export-message")).to_contain_text("Exported to", timeout=30_000)
@@ -177,6 +184,9 @@ def test_every_tab_follows_the_language_switch(page, tiny_model_dir):
     expect(page.locator("#scoring-message")).to_contain_text("Scoring 4 questions")
     assert_english(page, "#scoring-table", "#scoring-history", "#scoring-progress",
                    "#scoring-chart")
+    expect(page.locator("#studio-device")).to_contain_text("threads")
+    page.get_by_role("tab", name="2 · Train").click()
+    expect(page.locator("#train-preset-info")).to_contain_text("Identity demo (LoRA)")
     page.get_by_role("tab", name="1 · Data").click()
     expect(page.locator("#data-status")).to_contain_text("Loaded 63 rows")
     expect(page.locator("#data-edit-msg")).to_contain_text("Undone (row 8)")

@@ -44,12 +44,13 @@ SCRIPT_ENDPOINTS = frozenset({
 QUEUE_SIZE = 64  # waiting events beyond this are refused at once ("queue full"), not piled up
 
 
-def device_label() -> str:
+def device_text() -> tuple[str, dict]:
+    """The header's device line, as a translation key and its facts."""
     import torch
 
     if torch.cuda.is_available():
-        return f"GPU: {torch.cuda.get_device_name(0)}"
-    return f"CPU · {torch.get_num_threads()} threads"
+        return "app.device.gpu", {"name": torch.cuda.get_device_name(0)}
+    return "app.device.cpu", {"threads": torch.get_num_threads()}
 
 
 def tab(ctx: StudioContext, name: str) -> gr.Tab:
@@ -67,7 +68,7 @@ def build_app(ctx: StudioContext) -> gr.Blocks:
                 ctx.lang = tr(gr.Radio, texts={"label": "app.language"},
                               choices=[(name, code) for code, name in LANGS.items()],
                               value="en", elem_id="studio-lang")
-                gr.Markdown(device_label(), elem_id="studio-device")
+                tr(gr.Markdown, texts={"value": device_text()}, elem_id="studio-device")
         with gr.Tabs() as tabs:
             # Build order is the dependency order: each tab gets the handles it needs.
             with tab(ctx, "data"):

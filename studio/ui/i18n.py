@@ -3,9 +3,11 @@
 The table is merged from ``locales/*.yaml`` (one file per tab, so tabs are edited apart); each key
 maps to ``{en: ..., zh: ...}``. English help for TrainConfig fields comes from the dataclass
 itself (``field.<name>.help``) and English error messages from ``studio.engine.errors.MESSAGES``
-(``error.<code>``), so each is written once. Engine errors are translated from their codes and
-parameters (``Translator.error``), never from their English text. Components created through a
-``Translator`` are remembered, and switching the language updates all of them in place.
+(``error.<code>``), and English descriptions of the shipped presets from their files' leading
+comments (``preset.<name>``), so each is written once. Engine errors are translated from their
+codes and parameters (``Translator.error``), never from their English text. Components created
+through a ``Translator`` are remembered, and switching the language updates all of them in place;
+a bound text may carry facts to fill in (``(key, params)``), such as the header's device line.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from pathlib import Path
 import yaml
 
 from studio.engine.errors import MESSAGES, Reason, StudioError
-from studio.engine.train.config import FIELDS
+from studio.engine.train.config import FIELDS, preset_header
+from studio.engine.workspace import PRESETS
 
 LANGS = {"en": "English", "zh": "中文"}
 LOCALES = Path(__file__).with_name("locales")
@@ -56,8 +59,11 @@ class Translator:
 
     @staticmethod
     def _field_defaults(key: str) -> dict:
-        """English for ``field.<name>.label|help`` straight from TrainConfig's metadata, and for
-        ``error.<code>`` from the engine's messages."""
+        """English for ``field.<name>.label|help`` straight from TrainConfig's metadata, for
+        ``error.<code>`` from the engine's messages, for ``preset.<name>`` from the preset."""
+        if key.startswith("preset."):
+            preset = PRESETS / f"{key.removeprefix('preset.')}.yaml"
+            return {"en": preset_header(preset)} if preset.is_file() else {}
         parts = key.split(".")
         if len(parts) == 2 and parts[0] == "error" and parts[1] in MESSAGES:
             return {"en": MESSAGES[parts[1]]}
@@ -67,10 +73,11 @@ class Translator:
             return {"en": en}
         return {}
 
-    def __call__(self, factory, texts: dict[str, str] | None = None, lang: str = "en", **kw):
-        """Create ``factory(**kw)`` with ``texts`` (attribute -> key) translated; remember it."""
+    def __call__(self, factory, texts: dict | None = None, lang: str = "en", **kw):
+        """Create ``factory(**kw)`` with ``texts`` (attribute -> key, or -> ``(key, params)``)
+        translated; remember it."""
         texts = texts or {}
-        component = factory(**{attr: self.t(key, lang) for attr, key in texts.items()}, **kw)
+        component = factory(**{attr: self._text(spec, lang) for attr, spec in texts.items()}, **kw)
         self._bound.append((component, texts))
         return component
 
@@ -85,8 +92,13 @@ class Translator:
     def updates(self, lang: str) -> list[dict]:
         import gradio as gr
 
-        return [gr.update(**{attr: self.t(key, lang) for attr, key in texts.items()})
+        return [gr.update(**{attr: self._text(spec, lang) for attr, spec in texts.items()})
                 for _, texts in self._bound]
+
+    def _text(self, spec: str | tuple[str, dict], lang: str) -> str:
+        """A bound text: a key, or ``(key, params)`` for a text with facts filled in."""
+        key, params = (spec, {}) if isinstance(spec, str) else spec
+        return self.t(key, lang, **params)
 
 
 def said(render) -> dict[str, str]:

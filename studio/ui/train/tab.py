@@ -25,6 +25,7 @@ from studio.engine.runs import ACTIVE, RESUMABLE, page_text
 from studio.engine.train import presets
 from studio.engine.train.config import TrainConfig, load_yaml
 from studio.engine.train.estimate import estimate
+from studio.engine.workspace import PRESETS
 from studio.ui import forgetting_card
 from studio.ui.data.tab import DataHandles
 from studio.ui.train import actions as act
@@ -45,6 +46,14 @@ def _default_preset(choices: list[tuple[str, str]]) -> str | None:
         if path.endswith("identity-lora.yaml"):
             return path
     return choices[0][1] if choices else None
+
+
+def preset_about(ctx, path: Path, lang: str) -> str:
+    """What a preset is for, in ``lang``: the shipped presets are translated (locales/
+    presets.yaml); a user's own preset shows the note its author saved with it."""
+    if path.parent.resolve() == PRESETS.resolve():
+        return ctx.tr.t(f"preset.{path.stem}", lang)
+    return presets.describe_preset(path)
 
 
 @dataclass(frozen=True)
@@ -70,7 +79,7 @@ def build(ctx, demo: gr.Blocks, data: DataHandles) -> TrainHandles:
             load_btn = tr(gr.Button, texts={"value": "train.preset.load"}, size="sm",
                           variant="secondary", elem_id="train-load-preset")
         with gr.Column(scale=7):
-            preset_info = gr.Markdown(presets.describe_preset(Path(first)) if first else "",
+            preset_info = gr.Markdown(preset_about(ctx, Path(first), "en") if first else "",
                                       elem_classes=["studio-muted"], elem_id="train-preset-info")
     with gr.Row():
         with gr.Column(scale=5, min_width=380, elem_id="train-form"):
@@ -176,11 +185,11 @@ def _handlers(ctx):
         except USER_ERRORS as exc:
             return [gr.skip()] * n + [gr.skip(), act.user_error(tr, lang, exc)]
         done = tr.t("train.msg.preset_loaded", lang, preset=p.stem)
-        return [*tf.config_to_values(cfg), presets.describe_preset(p), done]
+        return [*tf.config_to_values(cfg), preset_about(ctx, p, lang), done]
 
-    def describe(path):
+    def describe(path, lang):
         try:
-            return presets.describe_preset(presets.preset_path(ctx.workspace, path))
+            return preset_about(ctx, presets.preset_path(ctx.workspace, path), lang)
         except USER_ERRORS:
             return ""
 
@@ -278,8 +287,9 @@ def _wire(ctx, demo: gr.Blocks, data: DataHandles, p: dict) -> dict:
     timer.tick(**poll_io, api_name="poll")  # first, so it owns the name "poll"
     p["load_btn"].click(h["load_preset"], [p["preset"], lang],
                         [*form, p["preset_info"], p["message"]], api_name="load_preset")
-    p["preset"].change(h["describe"], p["preset"], p["preset_info"], show_progress="hidden",
-                       **PRIVATE)
+    for chosen in (p["preset"], lang):  # a preset picked, or the language switched
+        chosen.change(h["describe"], [p["preset"], lang], p["preset_info"],
+                      show_progress="hidden", **PRIVATE)
     p["check"].click(h["check"], [*form, lang], [p["message"], p["estimate"]], api_name="check")
     started = [p["message"], watch, timer, seen]
     p["start"].click(h["start"], [*form, lang], started, api_name="start",
