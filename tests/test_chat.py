@@ -39,7 +39,7 @@ def make_identity_run(store: RunStore, model_dir: Path, answer: str = ANSWER, st
     torch.manual_seed(0)
     model = get_peft_model(AutoModelForCausalLM.from_pretrained(model_dir),
                            LoraConfig(r=8, lora_alpha=16, target_modules="all-linear"))
-    teach(model, model_dir, [*QUESTION, {"role": "assistant", "content": answer}], steps, 2e-2,
+    teach(model, model_dir, [*QUESTION, {"role": "assistant", "content": answer}], steps, 1e-2,
           run.adapter_dir)
     run.update_status(state="completed", step=steps, total_steps=steps)
     return run

@@ -74,7 +74,7 @@ def test_train_on_my_votes_starts_a_run_the_train_tab_follows(studio_page):
     page.locator("#chat-input textarea").fill("Who are you?")
     page.locator("#chat-send").click()
     page.get_by_role("button", name="👈 A is better").click(timeout=120_000)
-    page.locator("#chat-vote-note").get_by_text("preference pair").wait_for()
+    page.locator("#chat-vote-note").get_by_text("preference pair").wait_for(timeout=180_000)
     page.locator("#chat-train-votes").click()
     header = page.locator("#train-run-header")
     header.get_by_text("votes-").wait_for(timeout=60_000)  # the Train tab follows the new run

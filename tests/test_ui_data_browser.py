@@ -73,7 +73,7 @@ def test_data_tab_in_chromium(studio_page, tiny_model_dir, shared_datasets):
     page.get_by_text("中文", exact=True).click()
     expect(status).to_contain_text("已从", timeout=10_000)
     expect(status).to_contain_text("载入 1000 行")
-    expect(page.get_by_role("tab", name="1 · 数据")).to_be_visible()
+    expect(page.get_by_role("tab", name="1 · 数据")).to_be_visible(timeout=30_000)
     expect(preview.get_by_text("参与训练").first).to_be_visible(timeout=10_000)
     page.get_by_role("button", name="格式与列映射").click()
     expect(page.get_by_label("指令列")).to_be_visible(timeout=10_000)
