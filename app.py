@@ -13,6 +13,8 @@ import re
 import secrets
 import sys
 
+from studio.engine.serve.hosts import is_loopback
+
 PUBLIC_HOSTS_NEED_AUTH = "Sharing the studio beyond this machine requires --auth USER:PASS."
 SIZE = re.compile(r"^[1-9]\d*(b|kb|mb|gb|tb)$")  # the form Gradio's max_file_size reads
 
@@ -47,7 +49,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error(f"--max-upload takes a size such as 50mb or 2gb, got {args.max_upload!r}")
     if args.auth is not None and not (user and password):
         p.error("--auth takes USER:PASS, both non-empty")
-    if (args.share or args.host not in ("127.0.0.1", "localhost", "::1")) and not args.auth:
+    if not is_loopback(args.host, args.share) and not args.auth:
         p.error(PUBLIC_HOSTS_NEED_AUTH)
     return args
 
@@ -68,9 +70,8 @@ def open_starting_page(args: argparse.Namespace):
     """Answer the studio's address at once with a page that shows the start's progress."""
     from studio.ui.starting import StartingPage
 
-    loopback = args.host in ("127.0.0.1", "localhost", "::1") and not args.share
     try:
-        page = StartingPage(args.host, args.port, loopback)
+        page = StartingPage(args.host, args.port, is_loopback(args.host, args.share))
     except OSError as exc:
         sys.exit(f"Cannot serve on {args.host}:{args.port} ({exc.strerror or exc}); "
                  "is another studio running there? Choose another port with --port.")

@@ -15,7 +15,7 @@ from pathlib import Path
 import gradio as gr
 from starlette.middleware import Middleware
 
-from studio.engine.serve.hosts import loopback_hosts
+from studio.engine.serve.hosts import is_loopback, loopback_hosts
 from studio.ui.chat import tab as chat_tab
 from studio.ui.context import StudioContext
 from studio.ui.data import tab as data_tab
@@ -112,7 +112,7 @@ class LaunchOptions:
 
     @property
     def loopback(self) -> bool:
-        return self.host in ("127.0.0.1", "localhost", "::1") and not self.share
+        return is_loopback(self.host, self.share)
 
 
 def launch(demo: gr.Blocks, ctx: StudioContext, options: LaunchOptions, **extra):

@@ -9,6 +9,12 @@ with this one check (it imports nothing heavy: the page must not wait for torch 
 from __future__ import annotations
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+LOOPBACK_ADDRESSES = ("127.0.0.1", "localhost", "::1")  # as --host names them
+
+
+def is_loopback(host: str, share: bool = False) -> bool:
+    """Whether a server bound to ``host`` is reachable from this machine only."""
+    return host in LOOPBACK_ADDRESSES and not share
 
 
 def loopback_hosts(port: int) -> set[str]:
