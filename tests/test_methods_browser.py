@@ -12,6 +12,7 @@ import json
 import pytest
 import torch
 
+from studio.engine.chat.votes import BlindPair, record_vote
 from studio.engine.runs import RunStore
 from studio.engine.workspace import Workspace
 from tests.test_chat import make_identity_run
@@ -68,13 +69,20 @@ def test_dpo_started_from_a_finished_sft_run_shows_reward_charts(studio_page):
 
 
 def test_train_on_my_votes_starts_a_run_the_train_tab_follows(studio_page):
+    from playwright.sync_api import expect
+
     page, ws, sft = studio_page
+    # The browser's vote makes a DPO pair only if both answers are non-blank and differ, which
+    # the tiny model does not promise; a vote from an earlier session gives the run one anyway.
+    record_vote(ws, "a", BlindPair("tuned", "base"), [{"role": "user", "content": "Your name?"}],
+                {"tuned": "I am Nova.", "base": "I am a model."}, {"run_id": sft.id})
     page.get_by_role("tab", name="4 · Chat").click()
     page.locator("#chat-mode").get_by_text("Blind A/B vote").click()
     page.locator("#chat-input textarea").fill("Who are you?")
     page.locator("#chat-send").click()
     page.get_by_role("button", name="👈 A is better").click(timeout=120_000)
-    page.locator("#chat-vote-note").get_by_text("preference pair").wait_for(timeout=180_000)
+    # The note names which model was which (Playwright prints what it said when it fails).
+    expect(page.locator("#chat-vote-note")).to_contain_text("A was the", timeout=120_000)
     page.locator("#chat-train-votes").click()
     header = page.locator("#train-run-header")
     header.get_by_text("votes-").wait_for(timeout=60_000)  # the Train tab follows the new run

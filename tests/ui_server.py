@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,10 +39,45 @@ def launch_studio(workspace, runs_dir=None, **options):
 
     ctx = StudioContext.create(workspace, runs_dir)
     demo = build_app(ctx)
-    _, url, _ = launch(demo, ctx, LaunchOptions(port=free_port(), **options),
-                       prevent_thread_lock=True, quiet=True, show_error=True)
+    with patient_readiness_check():
+        _, url, _ = launch(demo, ctx, LaunchOptions(port=free_port(), **options),
+                           prevent_thread_lock=True, quiet=True, show_error=True)
     demo.studio_ctx = ctx  # tests may inspect the context (shared components, store)
+    demo.close = _stopping_jobs_first(demo.close, ctx.device)
     return demo, url.rstrip("/") + "/"
+
+
+@contextlib.contextmanager
+def patient_readiness_check(seconds: float = 60.0):
+    """Gradio's launch asks its own address once, with a 3 s limit, and raises "localhost is
+    not accessible" if that one request is slow; in a suite on two busy cores it sometimes is.
+    Ask again until ``seconds`` have passed instead."""
+    from gradio import networking
+
+    quick = networking.url_ok
+
+    def patient(url: str) -> bool:
+        deadline = time.monotonic() + seconds
+        while not quick(url):
+            if time.monotonic() > deadline:
+                return False
+        return True
+
+    networking.url_ok = patient
+    try:
+        yield
+    finally:
+        networking.url_ok = quick
+
+
+def _stopping_jobs_first(close, device):
+    """``demo.close`` that first stops the studio's training or scoring job, so a test's
+    leftover run does not keep the cores busy under the next test."""
+    def stop_then_close(*args, **kwargs):
+        device.stop()
+        device.wait(60)
+        return close(*args, **kwargs)
+    return stop_then_close
 
 
 @pytest.fixture()
