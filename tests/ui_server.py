@@ -61,6 +61,7 @@ def patient_readiness_check(seconds: float = 60.0):
         while not quick(url):
             if time.monotonic() > deadline:
                 return False
+            time.sleep(0.5)  # a refused connection returns at once: do not spin on it
         return True
 
     networking.url_ok = patient
